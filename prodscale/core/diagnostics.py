@@ -1,0 +1,88 @@
+"""The one diagnostic type shared by the parser, the gates and the Scene Reality Check.
+
+A diagnostic is data (severity, stable ``PS###`` code, message, span, help); rendering happens
+at the edges (``render_text`` here for terminals, ``to_dict`` for ``--json``). Codes are grouped
+by stage: PS0xx parser and acknowledgements, PS1xx sanitize, PS2xx prompts, PS3xx shot specs,
+PS4xx SRC. A code is never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from prodscale.core.model import Span
+
+SEVERITIES = ("error", "warning", "note")
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: str
+    code: str
+    message: str
+    span: Span | None = None
+    help: str | None = None
+    # set when a writer acknowledged this (warning-only) finding; holds the reason
+    acknowledged: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def shifted(self, lines: int) -> "Diagnostic":
+        """The same diagnostic with its span moved down by ``lines`` (scene-relative -> file)."""
+        if self.span is None or lines == 0:
+            return self
+        return replace(self, span=self.span.shifted(lines))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "span": self.span.to_dict() if self.span else None,
+            "help": self.help,
+        }
+        if self.acknowledged is not None:
+            out["acknowledged"] = self.acknowledged
+        if self.extra:
+            out["extra"] = self.extra
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Diagnostic":
+        span = Span.from_dict(data["span"]) if data.get("span") else None
+        return cls(severity=data["severity"], code=data["code"], message=data["message"], span=span,
+                   help=data.get("help"), acknowledged=data.get("acknowledged"), extra=data.get("extra") or {})
+
+
+def render_text(diag: Diagnostic, path: str, source_lines: list[str] | None = None) -> str:
+    """rustc-style text: ``path:line:col: severity[CODE]: message``, source line, carets, help."""
+    if diag.span is not None:
+        head = f"{path}:{diag.span.start_line}:{diag.span.start_col}: {diag.severity}[{diag.code}]: {diag.message}"
+    else:
+        head = f"{path}: {diag.severity}[{diag.code}]: {diag.message}"
+    lines = [head]
+    if diag.span is not None and source_lines is not None and 1 <= diag.span.start_line <= len(source_lines):
+        src = source_lines[diag.span.start_line - 1]
+        gutter = str(diag.span.start_line)
+        pad = " " * len(gutter)
+        if diag.span.end_line == diag.span.start_line:
+            width = max(1, diag.span.end_col - diag.span.start_col)
+        else:
+            width = max(1, len(src) - diag.span.start_col + 1)
+        lines.append(f"{pad} |")
+        lines.append(f"{gutter} | {src}")
+        lines.append(f"{pad} | {' ' * (diag.span.start_col - 1)}{'^' * width}")
+    if diag.acknowledged is not None:
+        lines.append(f"  = note: acknowledged: {diag.acknowledged}")
+    if diag.help:
+        lines.append(f"  = help: {diag.help}")
+    if diag.code.startswith("PS"):
+        lines.append(f"  = note: run `prodscale explain {diag.code}` for details")
+    return "\n".join(lines)
+
+
+def sort_key(diag: Diagnostic) -> tuple[int, int, str, str]:
+    """Stable order for reporting: by position, then code, then message."""
+    if diag.span is None:
+        return (0, 0, diag.code, diag.message)
+    return (diag.span.start_line, diag.span.start_col, diag.code, diag.message)
