@@ -16,6 +16,12 @@ from prodscale.errors import ProdscaleError
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "parse": "prodscale.cli.parse_cmd:command",
+    "build": "prodscale.cli.build_cmd:command",
+    "status": "prodscale.cli.status_cmd:command",
+    "why": "prodscale.cli.why_cmd:command",
+    "graph": "prodscale.cli.graph_cmd:command",
+    "cache": "prodscale.cli.cache_cmd:group",
+    "init": "prodscale.cli.init_cmd:command",
 }
 
 
@@ -35,14 +41,18 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="prodscale")
-def cli() -> None:
+@click.option("-C", "--project", "project_dir", default=None, metavar="DIR",
+              help="Run as if started in DIR (also accepted after the command name).")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: str | None) -> None:
     """prodscale: compile Fountain screenplays into shot specs, prompts and scene reality checks."""
+    ctx.obj = {"project_dir": project_dir}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and renders any ProdscaleError exactly once, with its exit code."""
     try:
-        cli.main(args=argv, prog_name="prodscale", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="prodscale", standalone_mode=False)
     except ProdscaleError as err:
         click.echo(err.render(), err=True)
         return err.exit_code
@@ -57,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 def entry() -> None:  # pragma: no cover - console script shim

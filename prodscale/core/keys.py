@@ -1,0 +1,48 @@
+"""Action keys: the hash of everything that can change an action's output, and nothing else.
+
+Components (design, "Action keys and the cache"): the rule's name and implementation version,
+the engine version, the digests of the rule files it reads, the digests of the settings it
+reads, and the digests of its inputs. No paths, no times. ``why`` compares components, so they
+are kept as a dict, not only hashed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodscale.core.canon import digest_obj
+from prodscale.core.stages import StageSpec
+
+
+def components(spec: StageSpec, engine: str, rule_digests: dict[str, str], settings: dict[str, Any],
+               inputs: dict[str, str]) -> dict[str, Any]:
+    """The key components of running ``spec`` with these rule digests, settings and inputs."""
+    missing = [f for f in spec.rule_files if f not in rule_digests]
+    if missing:
+        raise KeyError(f"engine {engine} has no rule file(s) {', '.join(missing)} needed by {spec.name}")
+    return {
+        "rule": spec.name,
+        "impl": spec.version,
+        "engine": engine,
+        "rules": {f: rule_digests[f] for f in spec.rule_files},
+        "settings": {k: digest_obj(settings.get(k)) for k in spec.settings},
+        "inputs": dict(inputs),
+    }
+
+
+def action_key(comps: dict[str, Any]) -> str:
+    return digest_obj(comps)
+
+
+def diff_components(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """Which components differ: a list of (kind, name, old value, new value), in a stable order."""
+    out: list[tuple[str, str, Any, Any]] = []
+    for field in ("rule", "impl", "engine"):
+        if old.get(field) != new.get(field):
+            out.append((field, field, old.get(field), new.get(field)))
+    for group in ("rules", "settings", "inputs"):
+        o, n = old.get(group, {}), new.get(group, {})
+        for name in sorted(set(o) | set(n)):
+            if o.get(name) != n.get(name):
+                out.append((group, name, o.get(name), n.get(name)))
+    return out

@@ -1,0 +1,124 @@
+"""Project settings (``prodscale.toml``) as validated, immutable data.
+
+Parsing TOML is the caller's job (storage); this module validates the parsed table so every
+error names the file, the line of the offending key where it can be found, and what to do.
+Stages read settings by dotted key (``project.profile``, ``style``, ``characters``); the engine
+hashes exactly the keys a stage declares.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodscale.errors import ConfigError
+
+DEFAULT_ENGINE = "1.0.0"
+
+# section -> allowed keys (None: free-form table whose values are validated elsewhere)
+_KNOWN: dict[str, set[str] | None] = {
+    "project": {"name", "engine", "profile", "stories", "heading_prefixes"},
+    "style": {"look", "aspect", "negative"},
+    "characters": None,
+    "acknowledge": None,
+    "providers": None,
+    "budget": None,
+}
+
+_NAME_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    raw: dict[str, Any]
+    path: str = "prodscale.toml"
+    name: str = "untitled"
+    engine: str = DEFAULT_ENGINE
+    profile: str = "generic"
+    stories_dir: str = "stories"
+    heading_prefixes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, dotted: str) -> Any:
+        """The value at a dotted key (``project.profile``), or None when absent."""
+        node: Any = self.raw
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def select(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        """The settings a stage declared, by dotted key: what goes into its action key."""
+        return {k: self.get(k) for k in keys}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.M)
+    m = pattern.search(text)
+    if m:
+        return text.count("\n", 0, m.start()) + 1
+    pattern = re.compile(rf"^\s*\[+\s*\"?{re.escape(key)}\"?", re.M)
+    m = pattern.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings:
+    """Check the parsed ``prodscale.toml`` table and return Settings; errors name the line."""
+
+    def fail(message: str, key: str, hint: str) -> ConfigError:
+        return ConfigError(message, hint=hint, path=path, line=_line_of(text, key))
+
+    for section, value in data.items():
+        if section not in _KNOWN:
+            raise fail(f"unknown section or key '{section}'", section,
+                       f"known sections: {', '.join(sorted(_KNOWN))}")
+        allowed = _KNOWN[section]
+        if section == "acknowledge":
+            if not isinstance(value, list):
+                raise fail("'acknowledge' must be an array of tables ([[acknowledge]])", section,
+                           "write [[acknowledge]] with story, code and reason")
+            for entry in value:
+                if not isinstance(entry, dict) or not {"code", "reason"} <= set(entry):
+                    raise fail("each [[acknowledge]] needs code and reason (and optionally story)", section,
+                               'e.g. [[acknowledge]]\\nstory = "pilot"\\ncode = "PS401"\\nreason = "..."')
+            continue
+        if not isinstance(value, dict):
+            raise fail(f"'{section}' must be a table", section, f"write it as [{section}]")
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    raise fail(f"unknown key '{key}' in [{section}]", key,
+                               f"known keys in [{section}]: {', '.join(sorted(allowed))}")
+    project = data.get("project", {})
+
+    def text_value(key: str, default: str) -> str:
+        value = project.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise fail(f"project.{key} must be a non-empty string", key, f'e.g. {key} = "{default}"')
+        return value
+
+    engine = text_value("engine", DEFAULT_ENGINE)
+    if not re.fullmatch(r"\d+\.\d+\.\d+", engine):
+        raise fail(f"project.engine '{engine}' is not a version like 1.0.0", "engine", 'e.g. engine = "1.0.0"')
+    stories_dir = text_value("stories", "stories")
+    if stories_dir.startswith("/") or ".." in stories_dir.split("/"):
+        raise fail("project.stories must be a folder inside the project", "stories", 'e.g. stories = "stories"')
+    prefixes = project.get("heading_prefixes", [])
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.strip() for p in prefixes):
+        raise fail("project.heading_prefixes must be a list of non-empty strings", "heading_prefixes",
+                   'e.g. heading_prefixes = ["ИНТ.", "НАТ."]')
+    characters = data.get("characters", {})
+    for cname, entry in characters.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("description", ""), str):
+            raise fail(f"characters.{cname} must be a table with a description string", cname,
+                       f'e.g. [characters.{cname}]\\ndescription = "..."')
+    return Settings(raw=data, path=path, name=str(project.get("name", "untitled")), engine=engine,
+                    profile=text_value("profile", "generic"), stories_dir=stories_dir,
+                    heading_prefixes=tuple(prefixes))
+
+
+def story_name_ok(name: str) -> bool:
+    """Story names become folder names under build/: ASCII letters, digits, '.', '_' and '-'."""
+    return bool(_NAME_SAFE.match(name)) and not name.endswith(".")

@@ -1,0 +1,78 @@
+"""The project lock: two builds of one project never interleave.
+
+``flock`` on ``.prodscale/lock`` dies with its process, so it can never go stale. The holder
+writes its pid and command into the file so a waiting build can say who it waits for.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from prodscale.errors import LockBusy
+
+
+class ProjectLock:
+    def __init__(self, state_dir: Path, command: str) -> None:
+        self.path = state_dir / "lock"
+        self.command = command
+        self._fd: int | None = None
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or "another prodscale process"
+        except OSError:
+            return "another prodscale process"
+
+    def acquire(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None,
+                timeout: float | None = None) -> "ProjectLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.holder()
+            if not wait:
+                os.close(fd)
+                raise LockBusy(f"the project is locked by {holder}",
+                               hint="wait for it to finish, or run without --no-wait to queue behind it") from None
+            if on_wait is not None:
+                on_wait(holder)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() > deadline:
+                        os.close(fd)
+                        raise LockBusy(f"timed out waiting for the project lock held by {holder}") from None
+                    time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({self.command})\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:  # pragma: no cover
+                pass
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "ProjectLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def print_waiting(holder: str) -> None:
+    print(f"waiting for the project lock held by {holder} ...", file=sys.stderr, flush=True)

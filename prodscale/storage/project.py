@@ -1,0 +1,160 @@
+"""Loading a project from disk: its root, settings, stories and the rule data of an engine.
+
+This is the storage layer's door to the user's files; everything it returns is plain data for
+the pure core. Errors name the file and line and say what to do.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from prodscale.core.canon import digest_obj
+from prodscale.core.settings import Settings, story_name_ok, validate_settings
+from prodscale.errors import ConfigError, InputError, UsageError
+
+CONFIG_NAME = "prodscale.toml"
+STATE_DIR = ".prodscale"
+BUILD_DIR = "build"
+STORY_SUFFIX = ".fountain"
+
+
+@dataclass(frozen=True)
+class StoryFile:
+    name: str          # story name: file stem, also its folder under build/
+    rel_path: str      # path relative to the project root, with '/' separators
+    abs_path: Path
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The parsed rule files of one engine version, with canonical digests and raw text."""
+
+    version: str
+    data: dict[str, Any]       # file name -> parsed TOML
+    digests: dict[str, str]    # file name -> digest of canonical JSON of the parsed TOML
+    texts: dict[str, str]      # file name -> raw text (for `why` diffs)
+
+    @cached_property
+    def digest(self) -> str:
+        return digest_obj(self.digests)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding prodscale.toml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise ConfigError(f"no {CONFIG_NAME} found in {start} or any folder above it",
+                      hint="run `prodscale init` to create a project here, or pass -C DIR")
+
+
+def rules_root() -> Path:
+    return Path(str(importlib.resources.files("prodscale.rules")))
+
+
+def load_rules(version: str) -> RuleSet:
+    folder = rules_root() / version
+    if not folder.is_dir():
+        raise UsageError(f"no rule data for engine {version} (looked in {folder.name}/)",
+                         hint="reinstall prodscale, or pin the story to a shipped engine")
+    data: dict[str, Any] = {}
+    digests: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.toml")):
+        name = path.relative_to(folder).as_posix()
+        text = path.read_text(encoding="utf-8")
+        try:
+            parsed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"rule file {name} of engine {version} is not valid TOML: {exc}") from None
+        data[name] = parsed
+        digests[name] = digest_obj(parsed)
+        texts[name] = text
+    return RuleSet(version, data, digests, texts)
+
+
+class Project:
+    """A project on disk: root folder, settings and where things live."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_path = root / CONFIG_NAME
+        self.state_dir = root / STATE_DIR
+        self.build_dir = root / BUILD_DIR
+        self._rules: dict[str, RuleSet] = {}
+        self.config_text, self.settings = self._load_settings()
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str] | None) -> "Project":
+        start = Path(directory) if directory else Path.cwd()
+        if directory and not start.is_dir():
+            raise UsageError(f"project folder {directory} does not exist")
+        return cls(find_root(start))
+
+    def _load_settings(self) -> tuple[str, Settings]:
+        try:
+            raw = self.config_path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{CONFIG_NAME} is missing", path=CONFIG_NAME,
+                              hint="run `prodscale init` to create one") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ConfigError("not valid UTF-8", path=CONFIG_NAME, line=line, hint="save it as UTF-8") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None)
+            msg = str(exc)
+            if line is None and "(at line " in msg:
+                try:
+                    line = int(msg.rsplit("(at line ", 1)[1].split(",")[0])
+                except ValueError:
+                    line = None
+            raise ConfigError(f"malformed TOML: {msg}", path=CONFIG_NAME, line=line,
+                              hint="fix the line shown (see https://toml.io for the syntax)") from None
+        return text, validate_settings(data, path=CONFIG_NAME, text=text)
+
+    def rules(self, version: str) -> RuleSet:
+        if version not in self._rules:
+            self._rules[version] = load_rules(version)
+        return self._rules[version]
+
+    def stories_dir(self) -> Path:
+        return self.root / self.settings.stories_dir
+
+    def story_files(self) -> tuple[list[StoryFile], list[InputError]]:
+        """Every ``*.fountain`` under the stories folder, sorted by name; bad ones as errors."""
+        folder = self.stories_dir()
+        found: list[StoryFile] = []
+        errors: list[InputError] = []
+        if not folder.is_dir():
+            return found, errors
+        root_real = os.path.realpath(self.root)
+        for entry in sorted(os.listdir(folder)):
+            if not entry.endswith(STORY_SUFFIX) or entry.startswith("."):
+                continue
+            path = folder / entry
+            rel = f"{self.settings.stories_dir}/{entry}"
+            name = entry[: -len(STORY_SUFFIX)]
+            real = os.path.realpath(path)
+            if os.path.commonpath([root_real, real]) != root_real:
+                errors.append(InputError("the story is a symbolic link that leaves the project", path=rel,
+                                         hint="copy the file into the project instead of linking to it"))
+                continue
+            if not story_name_ok(name):
+                errors.append(InputError(f"story name '{name}' is not safe as a folder name", path=rel,
+                                         hint="rename the file using letters, digits, '-', '_' or '.'"))
+                continue
+            if not os.path.isfile(path):
+                continue
+            found.append(StoryFile(name, rel, path))
+        return found, errors

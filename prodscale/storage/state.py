@@ -1,0 +1,123 @@
+"""All persistent build state but the cache: the stat cache, per-story records and build logs.
+
+``.prodscale/state.json`` is one small file read once per build: for each story its source stat,
+text digest, story key and output digests/stats. Deciding "nothing changed" needs only this file
+and one ``stat`` per source and output, which is what keeps a no-op fast.
+
+``.prodscale/log/<story>.json`` holds, per target, the components of its last action key, the run
+that computed it and the components before that: what ``why`` explains from. It is written when
+a story rebuilds and read only by ``why``/``status``.
+
+Both carry a schema version; an old, unreadable or foreign state is discarded with a message and
+never trusted (the cache still holds the work, so discarding costs re-hashing, not re-running).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from prodscale.storage.fs import FileStat, atomic_write
+
+SCHEMA = 1
+# A source whose mtime is this close to the last state write may have changed within the same
+# timestamp tick after it was hashed ("racy"): hash it again instead of trusting the stat.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+@dataclass
+class StoryRecord:
+    path: str
+    stat: FileStat
+    text_digest: str
+    story_key: str
+    engine: str
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)          # file name -> digest
+    output_stats: dict[str, FileStat] = field(default_factory=dict)  # file name -> stat after write
+    counts: dict[str, int] = field(default_factory=dict)  # actions, scenes, errors, warnings
+    parts: dict[str, Any] = field(default_factory=dict)   # the components of story_key (for `status`)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "stat": self.stat.to_list(), "text_digest": self.text_digest,
+                "story_key": self.story_key, "engine": self.engine, "status": self.status,
+                "outputs": self.outputs, "output_stats": {k: v.to_list() for k, v in self.output_stats.items()},
+                "counts": self.counts, "parts": self.parts}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StoryRecord":
+        return cls(path=d["path"], stat=FileStat.from_list(d["stat"]), text_digest=d["text_digest"],
+                   story_key=d["story_key"], engine=d["engine"], status=d["status"], outputs=dict(d["outputs"]),
+                   output_stats={k: FileStat.from_list(v) for k, v in d["output_stats"].items()},
+                   counts={k: int(v) for k, v in d.get("counts", {}).items()}, parts=d.get("parts", {}))
+
+
+class BuildState:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / "state.json"
+        self.stories: dict[str, StoryRecord] = {}
+        self.written_ns = 0
+        self.last_run: str | None = None
+        self.messages: list[str] = []
+
+    def load(self) -> "BuildState":
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return self
+        try:
+            data = orjson.loads(raw)
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
+            self.stories = {name: StoryRecord.from_dict(rec) for name, rec in data["stories"].items()}
+            self.written_ns = int(data["written_ns"])
+            self.last_run = data.get("last_run")
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            self.messages.append(f"discarding unreadable build state {self.path.name} ({exc}); re-checking every story")
+            self.stories = {}
+        return self
+
+    def save(self, run_id: str) -> None:
+        self.written_ns = time.time_ns()
+        self.last_run = run_id
+        data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id,
+                "stories": {name: self.stories[name].to_dict() for name in sorted(self.stories)}}
+        atomic_write(self.path, orjson.dumps(data), fsync=True)
+
+    def is_racy(self, stat: FileStat) -> bool:
+        return stat.mtime_ns >= self.written_ns - RACY_WINDOW_NS
+
+
+class BuildLog:
+    """Per-story log of the last key components of every target (for ``why``)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "log"
+
+    def path(self, story: str) -> Path:
+        return self.dir / f"{story}.json"
+
+    def load(self, story: str) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = orjson.loads(self.path(story).read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return {"schema": SCHEMA, "targets": {}}
+        if data.get("schema") != SCHEMA:
+            return {"schema": SCHEMA, "targets": {}}
+        return data
+
+    def save(self, story: str, data: dict[str, Any]) -> None:
+        data["schema"] = SCHEMA
+        atomic_write(self.path(story), orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+    def remove(self, story: str) -> None:
+        try:
+            os.unlink(self.path(story))
+        except FileNotFoundError:
+            pass
