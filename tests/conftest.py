@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated environment and small projects written by us."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+EXAMPLE = REPO / "example_project"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No colour, fixed locale and timezone, a private HOME: output must not depend on them."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    """A fresh copy of example_project/ without any build state."""
+    dest = tmp_path / "example"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", ".prodscale"))
+    return dest
+
+
+def shared_or_skip(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is only beside a development checkout)")
+    return path
+
+
+__all__ = ["REPO", "SHARED", "EXAMPLE", "shared_or_skip", "os"]
