@@ -1,0 +1,196 @@
+"""Scale benchmark: cold build, no-op, one-scene edit and peak memory on generated projects,
+against ninja and doit no-ops on the same-shaped graph.
+
+    python benchmarks/scale.py --stories 1000 --scenes 50        # the issue's target size
+    python benchmarks/scale.py --stories 50 --scenes 10 --quick  # a smoke run
+
+Each prodscale step runs as a fresh `python -m prodscale` process (start-up is part of a no-op)
+and peak memory is the child's maximum RSS. The ninja graph has, per story, one edge per scene
+per stage (4) plus one aggregation edge; its rule is a `generator` rule and the outputs are
+created up front, so a no-op measures ninja's stat-and-compare only. doit gets the same shape as
+python-action tasks with file dependencies after one populating run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STAGES = ("sanitize", "shot_specs", "prompts", "src")
+PLACES = ("WORKSHOP", "HARBOUR", "KITCHEN", "LIBRARY", "ROOFTOP", "GARDEN", "STATION", "MARKET")
+TIMES = ("DAY", "NIGHT", "DUSK", "DAWN")
+
+
+def scene_text(story: int, scene: int) -> str:
+    place = PLACES[(story + scene) % len(PLACES)]
+    time_of_day = TIMES[scene % len(TIMES)]
+    ie = "EXT." if scene % 3 == 0 else "INT."
+    return (f"{ie} {place} {scene} - {time_of_day}\n\n"
+            f"NELL waits by the door with a brass LANTERN. OSKAR sorts a box of old maps, scene {scene}.\n\n"
+            f"NELL\nDid you find the one with the blue coast, Oskar?\n\n"
+            f"OSKAR\n(looking up)\nNot yet. Give me a minute, story {story}.\n\n")
+
+
+def write_project(root: Path, n_stories: int, n_scenes: int) -> None:
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "stories").mkdir(parents=True)
+    (root / "prodscale.toml").write_text(
+        '[project]\nname = "bench"\nengine = "1.0.0"\nprofile = "generic"\n\n[style]\nlook = "soft light"\n'
+        'aspect = "16:9"\nnegative = "text"\n\n[characters.NELL]\ndescription = "woman, grey coat"\n', encoding="utf-8")
+    for s in range(n_stories):
+        body = "".join(scene_text(s, i) for i in range(1, n_scenes + 1))
+        (root / "stories" / f"story{s:05d}.fountain").write_text(f"Title: Story {s}\n\n{body}", encoding="utf-8")
+
+
+def run_prodscale(root: Path, *args: str) -> tuple[float, int, int]:
+    """(seconds, peak RSS of the child in MB, exit code) of one prodscale process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "prodscale", *args, "-C", str(root)], capture_output=True)
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stderr.decode()[-2000:])
+        raise SystemExit(f"prodscale {' '.join(args)} failed with {proc.returncode}")
+    return elapsed, max(peak, before) // 1024, proc.returncode
+
+
+def write_ninja(root: Path, n_stories: int, n_scenes: int) -> None:
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    lines = ["rule step", "  command = touch $out", "  generator = 1", ""]
+    files: list[Path] = []
+    for s in range(n_stories):
+        agg_inputs = []
+        for i in range(n_scenes):
+            src = f"src/s{s}/c{i}.txt"
+            files.append(root / src)
+            prev = src
+            for stage in ("sanitize", "shot_specs", "prompts"):
+                out = f"out/s{s}/c{i}.{stage}"
+                lines.append(f"build {out}: step {prev}")
+                prev = out
+                agg_inputs.append(out)
+            out = f"out/s{s}/c{i}.src"
+            lines.append(f"build {out}: step {src}")
+            agg_inputs.append(out)
+        lines.append(f"build out/s{s}/story.agg: step {' '.join(agg_inputs)}")
+    (root / "build.ninja").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for f in files:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("x", encoding="utf-8")
+    time.sleep(0.05)
+    for line in lines:
+        if line.startswith("build "):
+            out = root / line.split(":")[0][len("build "):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.touch()
+
+
+def time_cmd(cmd: list[str], cwd: Path, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True)
+        best = min(best, time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd} failed: {proc.stderr.decode()[-1000:]}")
+    return best
+
+
+def write_doit(root: Path, n_stories: int, n_scenes: int) -> None:
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "src").mkdir(parents=True)
+    (root / "out").mkdir()
+    (root / "dodo.py").write_text(f'''
+from pathlib import Path
+DOIT_CONFIG = {{"verbosity": 0, "dep_file": ".doit.db", "backend": "sqlite3"}}
+N_STORIES, N_SCENES = {n_stories}, {n_scenes}
+
+def touch(targets):
+    for t in targets:
+        Path(t).touch()
+
+def task_step():
+    for s in range(N_STORIES):
+        agg = []
+        for i in range(N_SCENES):
+            src = f"src/s{{s}}_c{{i}}.txt"
+            prev = src
+            for stage in ("sanitize", "shot_specs", "prompts"):
+                out = f"out/s{{s}}_c{{i}}.{{stage}}"
+                yield {{"name": out, "file_dep": [prev], "targets": [out], "actions": [(touch,)]}}
+                prev = out
+                agg.append(out)
+            out = f"out/s{{s}}_c{{i}}.src"
+            yield {{"name": out, "file_dep": [src], "targets": [out], "actions": [(touch,)]}}
+            agg.append(out)
+        out = f"out/s{{s}}.agg"
+        yield {{"name": out, "file_dep": agg, "targets": [out], "actions": [(touch,)]}}
+''', encoding="utf-8")
+    for s in range(n_stories):
+        for i in range(n_scenes):
+            (root / "src" / f"s{s}_c{i}.txt").write_text("x", encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stories", type=int, default=1000)
+    ap.add_argument("--scenes", type=int, default=50)
+    ap.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "_work")
+    ap.add_argument("--doit-stories", type=int, default=None,
+                    help="stories for the doit graph (default: same; doit is slow to populate at full size)")
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="one repetition of the no-op timings")
+    args = ap.parse_args()
+    repeat = 1 if args.quick else 3
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    proj = work / "prodscale"
+    n, m = args.stories, args.scenes
+    print(f"# {n} stories x {m} scenes = {n * m} scenes, {n * (m * len(STAGES) + 1)} actions")
+    write_project(proj, n, m)
+    cold, cold_mem, _ = run_prodscale(proj, "build")
+    print(f"prodscale cold build:        {cold:8.2f} s   peak RSS {cold_mem} MB")
+    noops = [run_prodscale(proj, "build") for _ in range(repeat)]
+    noop = min(t for t, _, _ in noops)
+    print(f"prodscale no-op build:       {noop:8.3f} s   peak RSS {max(mm for _, mm, _ in noops)} MB")
+    target = proj / "stories" / f"story{n // 2:05d}.fountain"
+    edits = []
+    for k in range(repeat):
+        text = target.read_text(encoding="utf-8")
+        target.write_text(text.replace("scene 7.", f"scene 7. Edit {k}.", 1) if k else
+                          text.replace("scene 7.", "scene 7. Edit.", 1), encoding="utf-8")
+        edits.append(run_prodscale(proj, "build"))
+    edit = min(t for t, _, _ in edits)
+    print(f"prodscale one-scene edit:    {edit:8.3f} s   (edit - no-op = {edit - noop:+.3f} s)")
+    if args.skip_peers:
+        return
+    nin = work / "ninja"
+    write_ninja(nin, n, m)
+    ninja_bin = shutil.which("ninja") or str(Path(sys.executable).parent / "ninja")
+    subprocess.run([ninja_bin], cwd=nin, capture_output=True)  # first run writes .ninja_deps/.ninja_log
+    t_ninja = time_cmd([ninja_bin], nin, repeat)
+    print(f"ninja no-op (same graph):    {t_ninja:8.3f} s")
+    ds = args.doit_stories or n
+    dd = work / "doit"
+    write_doit(dd, ds, m)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "doit", "run"], cwd=dd, capture_output=True)
+    t_doit_cold = time.perf_counter() - t0
+    t_doit = time_cmd([sys.executable, "-m", "doit", "run"], dd, repeat)
+    print(f"doit no-op ({ds} stories):   {t_doit:8.3f} s   (cold {t_doit_cold:.1f} s)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
