@@ -43,7 +43,9 @@ How prodscale reads Fountain (fountain.io 1.1), where the spec leaves a choice:
   section (``#``), synopsis (``=``), centered (``> ... <``), lyrics (``~``). Consecutive centered or
   lyric lines form one element.
 - **Title page**: ``Key: value`` lines from the first line of the file, values continued on
-  indented lines; it ends at a blank line or at the first line that is neither.
+  indented lines (a key is one to four words); it ends at a blank line or at the first line that
+  is neither. A first line
+  with a key but no value and no indented continuation (``CUT TO:``) does not start a title page.
 - **Scenes**: the elements from a heading to the next; before the first heading is the prologue.
 """
 
@@ -147,7 +149,8 @@ PARSER_CODES: dict[str, dict[str, str]] = {
     },
 }
 
-_TITLE_KEY_RE = re.compile(r"([^\W\d_][\w .'’&/-]{0,60}?)[ \t]*:(.*)")
+# a title page key: one to four words ("Title", "Draft date"), then a colon
+_TITLE_KEY_RE = re.compile(r"([^\W\d_][\w.'’&/-]*(?: [\w.'’&/-]+){0,3})[ \t]*:(.*)")
 _PAGE_BREAK_RE = re.compile(r"={3,}")
 _CENTERED_RE = re.compile(r"[ \t]*>(.*)<[ \t]*")
 _SECTION_RE = re.compile(r"[ \t]*(#+)(.*)")
@@ -392,8 +395,11 @@ class _Parser:
         if not lines or blank[0]:
             return (), 0
         first = lines[0]
-        if first[0] in " \t" or _TITLE_KEY_RE.fullmatch(first) is None or match_prefix(first, self.prefixes):
+        m0 = _TITLE_KEY_RE.fullmatch(first)
+        if first[0] in " \t" or m0 is None or match_prefix(first, self.prefixes):
             return (), 0
+        if not m0.group(2).strip() and (len(lines) < 2 or blank[1] or lines[1][0] not in " \t"):
+            return (), 0  # "CUT TO:" alone on the first line is a transition, not a field without a value
         fields: list[tuple[str, list[str], int, int]] = []  # key, value lines, first, last line index
         i = 0
         n = len(lines)
