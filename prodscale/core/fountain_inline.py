@@ -132,7 +132,8 @@ _TOD_SPLIT_RE = re.compile(r"[ \t]*(?:--|–|—)[ \t]*|[ \t]+-[ \t]+")
 
 # Caller-declared prefixes in other languages: what they mean, when we know.
 _KNOWN_INT_EXT = {
-    "INT": "INT", "EXT": "EXT", "EST": "EST", "INT/EXT": "INT/EXT", "I/E": "INT/EXT",
+    "INT": "INT", "EXT": "EXT", "EST": "EST", "INT/EXT": "INT/EXT", "I/E": "INT/EXT", "EXT/INT": "INT/EXT",
+    "E/I": "INT/EXT",
     "ИНТ": "INT", "НАТ": "EXT", "ИНТ/НАТ": "INT/EXT", "НАТ/ИНТ": "INT/EXT",
     "INNEN": "INT", "AUSSEN": "EXT", "AUẞEN": "EXT", "INNEN/AUSSEN": "INT/EXT",
     "内": "INT", "外": "EXT", "内景": "INT", "外景": "EXT", "室内": "INT", "室外": "EXT",
