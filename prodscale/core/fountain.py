@@ -152,8 +152,7 @@ PARSER_CODES: dict[str, dict[str, str]] = {
 # a title page key: one to four words ("Title", "Draft date"), then a colon
 _TITLE_KEY_RE = re.compile(r"([^\W\d_][\w.'’&/-]*(?: [\w.'’&/-]+){0,3})[ \t]*:(.*)")
 _PAGE_BREAK_RE = re.compile(r"={3,}")
-_CENTERED_RE = re.compile(r"[ \t]*>(.*)<[ \t]*")
-_SECTION_RE = re.compile(r"[ \t]*(#+)(.*)")
+_SECTION_RE = re.compile(r"(#+)(.*)")
 _CUE_RE = re.compile(r"([^(^]*?)[ \t]*((?:\([^()]*\)[ \t]*)*)")
 _NOTE_RE = re.compile(r"\[\[((?:[^\n]|\n(?!\n))*?)\]\]")
 _END_TRANSITIONS = frozenset({
@@ -431,8 +430,8 @@ class _Parser:
                 items.append(Element(SYNOPSIS, st[1:].strip(), self._span(i, i)))
             return i + 1
         if c0 == "#":
-            m = _SECTION_RE.fullmatch(self.lines[i])
-            assert m is not None
+            m = _SECTION_RE.fullmatch(st)
+            assert m is not None  # st starts with "#"
             items.append(Element(SECTION, m.group(2).strip(), self._span(i, i), level=len(m.group(1))))
             return i + 1
         if c0 == "~":
