@@ -1,0 +1,270 @@
+"""Text helpers shared by the stages: folding, whole-word matching, spans, diagnostics.
+
+Matching is the one rule every stage follows (see rules/README.md): text is NFC-normalized and
+case-folded, and a term matches only as a whole word or phrase: no letter or digit may touch
+either end of the match ("Scunthorpe", "assassin", "class", "therapist" and "Sussex" contain
+listed words but never match them). An exception phrase that covers a match removes it.
+Positions found in the folded text are mapped back to the original text character by character
+(case folding can change lengths: "ß" folds to "ss").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable
+
+from prodscale.core.canon import canonical_json
+from prodscale.core.diagnostics import Diagnostic
+from prodscale.core.model import Span
+
+# a match may not be preceded or followed by a letter or digit (underscore and punctuation are fine)
+_B_BEFORE = r"(?<![^\W_])"
+_B_AFTER = r"(?![^\W_])"
+
+NOTE_RE = re.compile(r"\[\[.*?\]\]", re.S)
+BONEYARD_RE = re.compile(r"/\*.*?\*/", re.S)
+
+try:  # the parser's rule when it is there (one definition of emphasis for the whole project)
+    from prodscale.core.fountain import strip_emphasis as _strip_emphasis  # type: ignore[attr-defined]
+except Exception:  # pragma: no cover - only before the parser lands
+    _strip_emphasis = None
+
+_EMPH = re.compile(r"(\*{1,3}|_)(?=\S)(.+?)(?<=\S)\1")
+
+
+def strip_emphasis(text: str) -> str:
+    if _strip_emphasis is not None:
+        return str(_strip_emphasis(text))
+    prev = None
+    while prev != text:
+        prev, text = text, _EMPH.sub(r"\2", text)
+    return text
+
+
+def blank_notes(text: str) -> str:
+    """Notes and boneyard replaced by spaces of the same length (positions are kept)."""
+    if "[[" in text:
+        text = NOTE_RE.sub(lambda m: " " * len(m.group(0)), text)
+    if "/*" in text:
+        text = BONEYARD_RE.sub(lambda m: " " * len(m.group(0)), text)
+    return text
+
+
+def clean(text: str) -> str:
+    """What a prompt may read of an element: no notes, no boneyard, no emphasis, single spaces."""
+    text = NOTE_RE.sub(" ", text)
+    text = BONEYARD_RE.sub(" ", text)
+    text = strip_emphasis(text)
+    return " ".join(text.split())
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """NFC + casefold, with a map from each folded character to its original index."""
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    idx: list[int] = []
+    for i, ch in enumerate(text):
+        f = ch.casefold()
+        out.append(f)
+        idx.extend([i] * len(f))
+    return "".join(out), idx
+
+
+def fold_term(term: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", term).casefold().split())
+
+
+def _term_pattern(term: str) -> str:
+    # inner whitespace matches any run of whitespace (a phrase may wrap across lines)
+    return r"\s+".join(re.escape(w) for w in fold_term(term).split(" "))
+
+
+@lru_cache(maxsize=512)
+def _compile(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    ordered = sorted({fold_term(t) for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    body = "|".join(_term_pattern(t) for t in ordered)
+    return re.compile(f"{_B_BEFORE}(?:{body}){_B_AFTER}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int   # in the original text
+    end: int
+    text: str    # as written in the original text
+
+
+def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> list[Hit]:
+    """Whole-word/phrase matches of ``terms`` in ``text`` not covered by an exception phrase."""
+    pat = _compile(tuple(sorted(terms)))
+    if pat is None or not text:
+        return []
+    folded, idx = fold(text)
+    covered: list[tuple[int, int]] = []
+    exc = _compile(tuple(sorted(exceptions)))
+    if exc is not None:
+        covered = [(m.start(), m.end()) for m in exc.finditer(folded)]
+    hits: list[Hit] = []
+    for m in pat.finditer(folded):
+        if any(a <= m.start() and m.end() <= b for a, b in covered):
+            continue
+        s, e = idx[m.start()], idx[m.end() - 1] + 1
+        hits.append(Hit(s, e, text[s:e]))
+    return hits
+
+
+def find_pattern(text: str, pattern: str) -> list[Hit]:
+    folded, idx = fold(text)
+    hits: list[Hit] = []
+    for m in _compile_raw(pattern).finditer(folded):
+        if m.end() == m.start():
+            continue
+        s, e = idx[m.start()], idx[m.end() - 1] + 1
+        hits.append(Hit(s, e, text[s:e]))
+    return hits
+
+
+@lru_cache(maxsize=64)
+def _compile_raw(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"{_B_BEFORE}(?:{pattern}){_B_AFTER}")
+
+
+def has_term(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> bool:
+    return bool(find_terms(text, terms, exceptions))
+
+
+# ---------------------------------------------------------------------------------------------
+# Spans
+# ---------------------------------------------------------------------------------------------
+
+def sub_span(span: dict[str, int], text: str, start: int, end: int) -> dict[str, int]:
+    """The span of ``text[start:end]`` inside an element whose text starts at ``span``'s start.
+
+    Columns are exact when the element's text is its source line as written (action, dialogue);
+    for kinds whose markup was removed (forced ``!``, ``>``/``<``, ``~``) they may be off by the
+    markup's width. Lines are always exact.
+    """
+    def pos(offset: int) -> tuple[int, int]:
+        line = span["start_line"] + text.count("\n", 0, offset)
+        nl = text.rfind("\n", 0, offset)
+        col = (span["start_col"] + offset) if nl < 0 else (offset - nl)
+        return line, col
+
+    sl, sc = pos(start)
+    el, ec = pos(end)
+    return {"start_line": sl, "start_col": sc, "end_line": el, "end_col": ec}
+
+
+def spans_overlap(a: dict[str, int] | None, b: dict[str, int] | None) -> bool:
+    if a is None or b is None:
+        return False
+    return not (a["end_line"] < b["start_line"] or b["end_line"] < a["start_line"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules and diagnostics
+# ---------------------------------------------------------------------------------------------
+
+class _Keep(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fmt(template: str, **values: Any) -> str:
+    return template.format_map(_Keep(**values))
+
+
+def rules_by_code(data: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {r["code"]: r for r in (data or {}).get("rule", [])}
+
+
+def diag(rule: dict[str, Any], span: dict[str, int] | None, extra: dict[str, Any] | None = None,
+         **values: Any) -> dict[str, Any]:
+    """A diagnostic dict for ``rule`` with its message and help formatted from ``values``."""
+    d = Diagnostic(severity=rule["level"], code=rule["code"], message=fmt(rule["message"], **values),
+                   span=Span.from_dict(span) if span else None, help=fmt(rule.get("help", ""), **values) or None,
+                   extra=dict(extra or {}))
+    return d.to_dict()
+
+
+def sort_diags(diags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(d: dict[str, Any]) -> tuple[int, int, str, str, bytes]:
+        s = d.get("span")
+        line, col = (s["start_line"], s["start_col"]) if s else (0, 0)
+        return (line, col, d["code"], d["message"], canonical_json(d))
+    return sorted(diags, key=key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Words in capitals, names
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[^\W_][\w'’.\-]*", re.U)
+
+
+def _is_caps(tok: str) -> bool:
+    letters = [c for c in tok if c.isalpha()]
+    if not letters:
+        return False
+    upper = sum(1 for c in letters if c.isupper())
+    lower = len(letters) - upper
+    if lower == 0:
+        return len(letters) >= 1
+    # a forced mixed-case name such as MacBRIDE counts as capitals; McCoy does not
+    return upper >= 2 and upper > lower
+
+
+def _norm_caps(word: str) -> str:
+    return word.upper().replace(".", "").replace("'", "").replace("’", "")
+
+
+def caps_runs(text: str, ignore: Iterable[str] = ()) -> list[Hit]:
+    """Maximal runs of words in CAPITALS separated by single spaces, without punctuation between
+    them. Ignore-listed words and words of fewer than two letters are never part of a run."""
+    ign = {_norm_caps(w) for w in ignore}
+    runs: list[Hit] = []
+    cur: list[tuple[int, int, bool]] = []  # (start, end of word, punctuation after it)
+
+    def flush() -> None:
+        if cur:
+            s, e = cur[0][0], cur[-1][1]
+            runs.append(Hit(s, e, text[s:e]))
+        cur.clear()
+
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        core = tok.rstrip(".,;:!?'’-")
+        if core.endswith(("'S", "’S", "'s", "’s")) and len(core) > 2:
+            core, punct = core[:-2], True   # possessive: JOHN'S POV -> JOHN
+        else:
+            punct = len(core) != len(tok)
+        alpha = sum(1 for c in core if c.isalpha())
+        is_caps = alpha >= 2 and _is_caps(core) and _norm_caps(core) not in ign
+        if not is_caps:
+            flush()
+            continue
+        if cur and not (text[cur[-1][1]:m.start()] == " " and not cur[-1][2]):
+            flush()
+        cur.append((m.start(), m.start() + len(core), punct))
+    flush()
+    return runs
+
+
+def name_key(name: str) -> str:
+    return fold_term(name)
+
+
+def name_in_run(name: str, run: str) -> bool:
+    """True when the character name's words are a leading run of the phrase's words
+    ("WINIFRED" in "WINIFRED ASH") or equal to it."""
+    n = name_key(name).split()
+    r = name_key(run).split()
+    return bool(n) and r[:len(n)] == n
+
+
+def word_count(text: str) -> int:
+    return len(_TOKEN.findall(text))
