@@ -52,6 +52,7 @@ How prodscale reads Fountain (fountain.io 1.1), where the spec leaves a choice:
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -222,8 +223,12 @@ class _Parser:
         s = self.lines[first]
         start = len(s) - len(s.lstrip())
         e = self.lines[last]
-        end = len(e.rstrip()) - 1
-        return Span(self._lineno(first), self._col(first, start), self._lineno(last), self._col(last, end) + 1)
+        end = len(e.rstrip())
+        nums, cm = self.numbers, self.colmaps
+        return Span(first + 1 if nums is None else nums[first],
+                    self._col(first, start) if first in cm else start + 1,
+                    last + 1 if nums is None else nums[last],
+                    self._col(last, end - 1) + 1 if last in cm else end + 1)
 
     def _offset_pos(self, starts: list[int], off: int) -> tuple[int, int]:
         line = bisect.bisect_right(starts, off) - 1
@@ -233,9 +238,7 @@ class _Parser:
 
     def _remove_inline(self) -> None:
         text = self.text
-        starts = [0]
-        for s in self.raw[:-1]:
-            starts.append(starts[-1] + len(s) + 1)
+        starts = [0, *itertools.accumulate(len(s) + 1 for s in self.raw[:-1])]
         cuts: list[tuple[int, int, str]] = []
         masked = text
         if "/*" in text:
@@ -296,15 +299,12 @@ class _Parser:
                 lo = max(a, s0) - s0
                 hi = min(b, s0 + len(self.raw[ln])) - s0
                 per_line.setdefault(ln, []).append((lo, hi, kind))
-        lines: list[str] = []
-        numbers: list[int] = []
-        for ln, s in enumerate(self.raw):
-            ivs = per_line.get(ln)
-            if ivs is None:
-                lines.append(s)
-                numbers.append(ln + 1)
-                continue
-            ivs.sort()
+        lines = list(self.raw)
+        colmaps: dict[int, list[tuple[int, int]]] = {}
+        vanished: list[int] = []
+        for ln in sorted(per_line):
+            s = lines[ln]
+            ivs = sorted(per_line[ln])
             out: list[str] = []
             bp: list[tuple[int, int]] = [(0, 0)]
             prev = 0
@@ -319,13 +319,21 @@ class _Parser:
             clean = "".join(out)
             if _blank(clean):
                 if all(kind == "note" for _, _, kind in ivs):
-                    continue  # a line of nothing but notes (or inside one) vanishes
-                clean = ""   # a line of boneyard reads as a blank line
-            self.colmaps[len(lines)] = bp
-            lines.append(clean)
-            numbers.append(ln + 1)
-        self.lines = lines
-        self.numbers = numbers
+                    vanished.append(ln)  # a line of nothing but notes (or inside one) vanishes
+                    continue
+                clean = ""  # a line of boneyard reads as a blank line
+            colmaps[ln] = bp
+            lines[ln] = clean
+        if vanished:
+            gone = set(vanished)
+            keep = [ln for ln in range(len(lines)) if ln not in gone]
+            self.lines = [lines[ln] for ln in keep]
+            self.numbers = [ln + 1 for ln in keep]
+            # re-key the column maps by logical line: each loses the vanished lines before it
+            self.colmaps = {ln - bisect.bisect_left(vanished, ln): bp for ln, bp in colmaps.items()}
+        else:
+            self.lines = lines
+            self.colmaps = colmaps
 
     # -- main pass --------------------------------------------------------------------------
 
@@ -513,13 +521,15 @@ class _Parser:
         pending: list[int] = []  # logical lines of the dialogue being gathered (spacers included)
 
         def flush() -> None:
-            while pending and blank[pending[-1]]:
-                pending.pop()
-            while pending and blank[pending[0]]:
-                pending.pop(0)
-            if pending:
-                text = "\n".join("" if blank[k] else lines[k].strip() for k in pending)
-                items.append(Element(DIALOGUE, text, self._span(pending[0], pending[-1])))
+            first, last = 0, len(pending) - 1
+            while last >= 0 and blank[pending[last]]:
+                last -= 1
+            while first <= last and blank[pending[first]]:
+                first += 1
+            if first <= last:
+                used = pending[first:last + 1]
+                text = "\n".join("" if blank[k] else lines[k].strip() for k in used)
+                items.append(Element(DIALOGUE, text, self._span(used[0], used[-1])))
             pending.clear()
 
         j = i + 1
@@ -633,6 +643,9 @@ def _all_elements(prologue: list[Element], scenes: list[Scene]) -> list[Element]
 
 def _is_cue(st: str) -> bool:
     """A natural character cue (see the module docstring); ``st`` is the stripped line."""
+    head = st.split("(", 1)[0]
+    if head.upper() != head:  # fast refusal of ordinary mixed-case lines
+        return False
     s = st[:-1].rstrip() if st.endswith("^") else st
     m = _CUE_RE.fullmatch(s)
     if m is None:
