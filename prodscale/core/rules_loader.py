@@ -48,8 +48,8 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "continuity": (set(), set()),
         "introduction": (set(), set()),
         "presence": (set(), set()),
-        "profile-limit": ({"limit"}, set()),
-        "contradiction": ({"terms"}, {"exceptions", "when_int_ext", "when_time"}),
+        "profile-limit": ({"limit"}, {"max_clips"}),
+        "contradiction": ({"terms"}, {"exceptions", "unless", "when_int_ext", "when_time"}),
     },
 }
 
@@ -134,7 +134,7 @@ def _check_rule(name: str, i: int, rule: Any, seen: set[str]) -> None:
     if missing:
         raise _fail(name, f"{where} (kind {rule['kind']}) is missing '{missing[0]}'")
     _unknown(name, where, set(rule), COMMON_REQUIRED | COMMON_OPTIONAL | req | opt)
-    for key in ("terms", "with", "exceptions", "when_int_ext", "when_time", "extra_chars"):
+    for key in ("terms", "with", "exceptions", "unless", "when_int_ext", "when_time", "extra_chars"):
         if key in rule:
             _str_list(name, f"{where} {key}", rule[key])
     if "swap" in rule:

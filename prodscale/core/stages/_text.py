@@ -259,11 +259,11 @@ def name_key(name: str) -> str:
 
 
 def name_in_run(name: str, run: str) -> bool:
-    """True when the character name's words are a leading run of the phrase's words
-    ("WINIFRED" in "WINIFRED ASH") or equal to it."""
+    """True when the character name's words appear, in order and together, among the phrase's
+    words ("WINIFRED" in "WINIFRED ASH", "PIKE" in "ALDOUS PIKE")."""
     n = name_key(name).split()
     r = name_key(run).split()
-    return bool(n) and r[:len(n)] == n
+    return bool(n) and any(r[i:i + len(n)] == n for i in range(len(r) - len(n) + 1))
 
 
 def word_count(text: str) -> int:

@@ -55,7 +55,9 @@ def _shift_diag(d: dict[str, Any], offset: int, scene_no: str | None, stage: str
 
 
 def _norm_loc(loc: str | None) -> str:
-    return fold_term(loc or "")
+    """The place a location names: its first part ("CAFE - KITCHEN" -> "cafe"); rooms of one
+    place count as the same place for LATER and CONTINUOUS."""
+    return fold_term((loc or "").split(" - ")[0])
 
 
 def _seconds(ms: int) -> str:
@@ -98,18 +100,20 @@ def cross_scene(scenes: list[dict[str, Any]], codes: dict[str, dict[str, Any]],
             out[i].append(diag(codes["PS405"], hspan, {"match": f["time_of_day"]}, match=f["time_of_day"]))
         if real and prev is not None:
             same_place = _norm_loc(prev.get("location")) == _norm_loc(f.get("location"))
+            same_room = fold_term(prev.get("location") or "") == fold_term(f.get("location") or "")
             prev_where = " ".join(x for x in (prev.get("int_ext"), prev.get("location")) if x) or "(unknown)"
             if tod in later and not same_place and "PS406" in codes:
                 out[i].append(diag(codes["PS406"], hspan, {"match": f["time_of_day"]}, match=f["time_of_day"],
                                    previous=prev_where))
-            if tod in cont - simul and same_place and prev.get("int_ext") == f.get("int_ext") and "PS407" in codes:
+            if tod in cont - simul and same_room and prev.get("int_ext") == f.get("int_ext") and "PS407" in codes:
                 out[i].append(diag(codes["PS407"], hspan, {"match": f["time_of_day"]}, match=f["time_of_day"],
                                    previous=prev_where))
-            if tod in cont and not same_place and "PS409" in codes:
+            if tod in cont and not same_room and "PS409" in codes:
                 here = _present(f, story_chars)
                 before = _present(prev, story_chars)
                 for c in sorted(set(here) & set(before)):
-                    moved = prev.get("last_action_moves") or any(w in prev.get("movers", []) for w in fold_term(c).split())
+                    moved = (prev.get("last_action_moves") or f.get("first_action_moves")
+                             or any(w in prev.get("movers", []) for w in fold_term(c).split()))
                     if tod in simul or not moved:
                         out[i].append(diag(codes["PS409"], hspan, {"match": c}, character=c, previous=prev_where,
                                            location=" ".join(x for x in (f.get("int_ext"), f.get("location")) if x),

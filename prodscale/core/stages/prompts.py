@@ -158,22 +158,28 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                                      clean(shot.get("location") or "")) if x)
         if shot.get("time_of_day"):
             place = f"{place}, {clean(shot['time_of_day']).lower()}" if place else clean(shot["time_of_day"]).lower()
-        # speeches go to the part in which they start
-        starts: list[int] = []
-        t = 0
-        for line in shot.get("dialogue", []):
-            starts.append(t)
-            t += max(1, len(line["text"].split()))
-        total_words = max(1, t)
-        elapsed = 0
+        # the words of the speeches are shared out over the parts in order (word g of W goes to
+        # part g * n // W), so each clip carries what is said during it
+        lines = shot.get("dialogue", [])
+        total_words = sum(len(ln["text"].split()) for ln in lines)
+        per_part: list[list[tuple[str, list[str]]]] = [[] for _ in range(n)]
+        g = 0
+        for ln in lines:
+            for w in ln["text"].split():
+                p = g * n // max(1, total_words)
+                bucket = per_part[p]
+                if not bucket or bucket[-1][0] != ln["character"] or bucket[-1][1] is None:
+                    bucket.append((ln["character"], []))
+                bucket[-1][1].append(w)
+                g += 1
+            for bucket in per_part:  # a new line starts a new quote
+                if bucket and bucket[-1][1] is not None:
+                    bucket.append((ln["character"], None))  # type: ignore[arg-type]
         for k, (content_ms, clip_ms) in enumerate(parts, start=1):
-            lo = elapsed * total_words // max(1, shot["duration_ms"])
-            hi = (elapsed + content_ms) * total_words // max(1, shot["duration_ms"])
-            elapsed += content_ms
-            mine = [ln for ln, s in zip(shot.get("dialogue", []), starts) if (lo <= s < hi) or (k == n and s >= lo)]
+            mine = [(c, ws) for c, ws in per_part[k - 1] if ws]
             dialogue = ""
             if profile.get("audio", True) and mine:
-                dialogue = " ".join(f'{ln["character"]} says: "{ln["text"]}"' for ln in mine)
+                dialogue = " ".join(f'{c} says: "{" ".join(ws)}"' for c, ws in mine)
             audio = ""
             if profile.get("audio", True) and str(shot.get("audio", "")).startswith("SFX:"):
                 audio = f"Sound: {shot['audio'][4:].strip().lower()}."

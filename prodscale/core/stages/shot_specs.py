@@ -5,8 +5,8 @@ The rules, in the order they apply (documented in rules/README.md, data in shot_
 1. Establishing shot: opens a scene whose int/ext is exterior (``establishing_int_ext``) or
    whose time of day is not a continuation (``continuation_times``: CONTINUOUS, LATER, ...):
    a new place or a new moment gets a wide look first.
-2. Master: the scene's first action paragraph is shot wide (set-up ``master``); a scene without
-   action gets a master of the place and its people anyway.
+2. Master: the scene's first action paragraph is shot wide (set-up ``master``) with the
+   characters it names; a scene without action gets a master of the place and its speakers.
 3. Action: every later action paragraph is a ``action`` shot; a camera direction written in it
    (``[[direction]]``, first match wins: POV, CLOSE ON, AERIAL, ...) changes its set-up (PS303).
 4. Inserts: words in CAPITALS in an action paragraph that are not characters (not a cue name
@@ -291,15 +291,11 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         el = item["el"]
         if t == "action":
             text = el["text"]
-            chars, props = _intro_runs(text, cue_names, cfg)
+            chars, props = _intro_runs(clean(text), cue_names, cfg)
             named = sorted(set(chars) | set(_mentioned(text, cue_names)))
             note_present(named)
-            if first_action:
-                setup, kind = _setup(cfg, "master"), "master"
-                subjects = sorted(set(present) | set(onscreen_names))
-            else:
-                setup, kind = _setup(cfg, "action"), "action"
-                subjects = named
+            setup, kind = (_setup(cfg, "master"), "master") if first_action else (_setup(cfg, "action"), "action")
+            subjects = named  # who the paragraph names: what the prompt must show
             notes: list[str] = []
             for d in directions:
                 hits = find_terms(clean(text), d["terms"])

@@ -70,6 +70,7 @@ def scene_facts(scene: dict[str, Any], lex: dict[str, Any]) -> dict[str, Any]:
     actions = 0
     dialogue_lines = 0
     last_action_moves = False
+    first_action_moves: bool | None = None
     elements = scene.get("elements", [])
     for el in elements:
         k = el["kind"]
@@ -93,6 +94,8 @@ def scene_facts(scene: dict[str, Any], lex: dict[str, Any]) -> dict[str, Any]:
             named.update(phrases)
             moves = bool(find_terms(clean(text), lex["movement_verbs"]))
             last_action_moves = moves
+            if first_action_moves is None:
+                first_action_moves = moves
             if moves:
                 for p in phrases:
                     movers.update(p.split())
@@ -107,6 +110,7 @@ def scene_facts(scene: dict[str, Any], lex: dict[str, Any]) -> dict[str, Any]:
         "named": sorted(named),
         "movers": sorted(movers),
         "last_action_moves": last_action_moves,
+        "first_action_moves": bool(first_action_moves),
         "actions": actions,
         "dialogue_lines": dialogue_lines,
     }
@@ -127,7 +131,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         # text before the first heading: nothing says where or when it is
         diags.append(diag(codes["PS402"], hspan, {"match": ""}, heading="(no heading)"))
     else:
-        if not scene.get("int_ext"):
+        if not scene.get("int_ext") and not scene.get("forced"):
             diags.append(diag(codes["PS401"], hspan, {"match": heading}, heading=heading))
         if not (scene.get("location") or "").strip():
             diags.append(diag(codes["PS402"], hspan, {"match": heading}, heading=heading))
@@ -152,6 +156,8 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             continue
         for el in scene.get("elements", []):
             if el["kind"] not in rule.get("scope", ["action"]):
+                continue
+            if find_terms(clean(el["text"]), rule.get("unless", [])):
                 continue
             for hit in find_terms(clean(el["text"]), rule["terms"], rule.get("exceptions", [])):
                 diags.append(diag(rule, el["span"], {"match": hit.text}, match=hit.text))
@@ -183,9 +189,10 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             end = elements[j - 1]["span"] if j - 1 > i else el["span"]
             span = {"start_line": el["span"]["start_line"], "start_col": el["span"]["start_col"],
                     "end_line": end["end_line"], "end_col": end["end_col"]}
-            if ms > longest and "PS412" in codes:
+            max_clips = int(codes.get("PS412", {}).get("max_clips", 1))
+            if ms > longest * max_clips and "PS412" in codes:
                 diags.append(diag(codes["PS412"], span, {"match": name}, character=name, duration_ms=ms,
-                                  profile=profile_name, limit=longest))
+                                  profile=profile_name, limit=longest, max_clips=max_clips))
             # who shares this shot: the dual-dialogue partner
             group = [] if voice else [name]
             if el.get("dual") and j < len(elements) and elements[j]["kind"] == "character" and elements[j].get("dual"):
