@@ -75,8 +75,8 @@ def test_same_reading_as_peer(script: Path, peer: str) -> None:
     theirs_h, theirs_c = PEERS[peer](text)
     for what, same, detail in (
         ("headings", ours_h == theirs_h, f"ours {ours_h}\ntheirs {theirs_h}"),
-        ("characters", ours_c == theirs_c, f"only ours {sorted(ours_c - theirs_c)}, only theirs "
-                                            f"{sorted(theirs_c - ours_c)}"),
+        ("characters", ours_c == theirs_c,
+         f"only ours {sorted(ours_c - theirs_c)}, only theirs {sorted(theirs_c - ours_c)}"),
     ):
         key = (script.name, peer, what)
         if key in KNOWN:

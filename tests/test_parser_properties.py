@@ -6,11 +6,11 @@ import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import any_text, screenplays
 
 from prodscale.core.fountain import normalize_character, parse
 from prodscale.core.model import Span, Story
 from prodscale.errors import DecodeError
-from strategies import any_text, screenplays
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

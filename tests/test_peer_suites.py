@@ -177,7 +177,7 @@ def _jouvence_compare(doc: dict[str, Any]) -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------
 
 _SPT_ENTRY = re.compile(r'^(?:\[\[\d+\]\]|/\*\d+\*/)?([A-Z]+):"(.*?)"([^\n]*)(?=\n(?:\[\[\d+\]\]|/\*\d+\*/)?[A-Z]+:"|\Z)',
-                        re.M | re.S)
+                        re.MULTILINE | re.DOTALL)
 
 
 def _spt_entries(dump: str) -> list[tuple[str, str, str]]:
@@ -198,7 +198,7 @@ def _spt_expected(dump: str) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
         kind = key.split("/")[0]
         if kind == "TITLEENTRY":  # TITLEENTRY:"key":"value": the entry pattern split it at the first quote
             k, _, v = (body + '"' + rest).partition('":"')
-            v = v[:-1] if v.endswith('"') else v
+            v = v.removesuffix('"')
             title[k] = "\n".join(line.strip() for line in v.split("\n") if line.strip())
         elif key == "ACTION/centered":
             seq.append(("centered", body.strip()))

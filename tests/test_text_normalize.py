@@ -42,7 +42,7 @@ def test_tabs_are_content_here() -> None:
 
 
 def test_invalid_utf8_names_line_column_and_offset() -> None:
-    data = "INT. HOUSE\r\n\r\nJosé said \xff".encode("utf-8").replace(b"\xc3\xbf", b"\xff")
+    data = "INT. HOUSE\r\n\r\nJosé said \xff".encode().replace(b"\xc3\xbf", b"\xff")
     with pytest.raises(DecodeError) as info:
         normalize_source(data, path="s.fountain")
     err = info.value

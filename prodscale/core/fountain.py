@@ -89,8 +89,14 @@ from prodscale.core.model import (
 from prodscale.core.text import normalize_source, normalize_text
 
 __all__ = [
-    "PARSER_CODES", "Heading", "HTML_MARKERS", "normalize_character", "parse", "parse_heading",
-    "render_emphasis", "strip_emphasis",
+    "HTML_MARKERS",
+    "PARSER_CODES",
+    "Heading",
+    "normalize_character",
+    "parse",
+    "parse_heading",
+    "render_emphasis",
+    "strip_emphasis",
 ]
 
 PARSER_CODES: dict[str, dict[str, str]] = {

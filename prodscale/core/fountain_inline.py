@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,10 +62,16 @@ def render_emphasis(text: str, markers: dict[str, tuple[str, str]]) -> str:
             c = markers["i"][1] + markers["b"][1]
         else:
             o, c = markers[style]
-        text = pattern.sub(lambda m, o=o, c=c: o + m.group(1) + c, text)
+        text = pattern.sub(_wrap(o, c), text)
     for key, ch in escaped.items():
         text = text.replace(key, ch)
     return text
+
+
+def _wrap(opening: str, closing: str) -> Callable[[re.Match[str]], str]:
+    def repl(m: re.Match[str]) -> str:
+        return opening + m.group(1) + closing
+    return repl
 
 
 def strip_emphasis(text: str) -> str:
@@ -82,7 +88,7 @@ def strip_emphasis(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _TRAILING_PAREN_RE = re.compile(r"\s*\(([^()]*)\)\s*$")
-_CONTD_RE = re.compile(r"^(?:CONT(?:['’]?D|\.|INUED|INUING)?|CONTD\.?|CONT'D\.?)$", re.I)
+_CONTD_RE = re.compile(r"^(?:CONT(?:['’]?D|\.|INUED|INUING)?|CONTD\.?|CONT'D\.?)$", re.IGNORECASE)
 _SPACES_RE = re.compile(r"\s+")
 
 
@@ -126,7 +132,7 @@ def normalize_character(cue: str) -> tuple[str, str | None]:
 
 # fountain.io: a heading starts with INT, EXT, EST, INT./EXT, INT/EXT or I/E followed by a dot or
 # a space (any case). EXT/INT and E/I are read as INT/EXT too (they mean the same thing).
-_BUILTIN_PREFIX_RE = re.compile(r"(int\.?/ext|ext\.?/int|i\.?/e|e\.?/i|int|ext|est)(?:\.[ \t]*|[ \t]+)", re.I)
+_BUILTIN_PREFIX_RE = re.compile(r"(int\.?/ext|ext\.?/int|i\.?/e|e\.?/i|int|ext|est)(?:\.[ \t]*|[ \t]+)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"[ \t]*#([0-9A-Za-z.\-]+)#[ \t]*$")
 _TOD_SPLIT_RE = re.compile(r"[ \t]*(?:--|–|—)[ \t]*|[ \t]+-[ \t]+")
 
@@ -167,7 +173,7 @@ def _custom_prefix_re(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
         alts.append(f"({re.escape(p)}){tail}")
     if not alts:
         return None
-    return re.compile("|".join(f"(?:{a})" for a in alts), re.I)
+    return re.compile("|".join(f"(?:{a})" for a in alts), re.IGNORECASE)
 
 
 def match_prefix(text: str, prefixes: Sequence[str] = ()) -> tuple[str, int] | None:
