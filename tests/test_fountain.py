@@ -410,6 +410,10 @@ def test_declared_prefixes_make_headings() -> None:
     assert story.warnings == ()
 
 
+def test_single_prefix_string_is_one_prefix() -> None:
+    assert len(parse(RUSSIAN, heading_prefixes="ИНТ").scenes) == 1
+
+
 def test_cjk_full_stop_prefix() -> None:
     src = "INT。部屋 - 夜\n\n太郎が座る。\n"
     assert parse(src).scenes == ()

@@ -183,6 +183,8 @@ def parse(source: bytes | str, *, path: str = "<story>", heading_prefixes: Seque
         text = normalize_text(source)
     else:
         raise TypeError(f"parse() takes bytes or str, not {type(source).__name__}")
+    if isinstance(heading_prefixes, str):  # one prefix passed bare: not a sequence of letters
+        heading_prefixes = (heading_prefixes,)
     return _Parser(text, tuple(p for p in heading_prefixes if p.strip())).run()
 
 
@@ -626,12 +628,12 @@ class _Parser:
                     help="add the screenplay after a blank line following the title page"))
             return
         guess = _guess_prefixes(content)
-        example = ", ".join(f'"{g}"' for g in guess) if guess else '"ИНТ", "НАТ"'
+        example = ("[" + ", ".join(f'"{g}"' for g in guess) + "]") if guess else '["ИНТ", "НАТ"] (for example)'
         first = content[0].span
         self.warnings.append(Diagnostic(
             "warning", "PS003", "no scene heading found: the whole script is read as a prologue", first,
-            help=(f"if the script's headings use other prefixes, declare them in prodscale.toml: "
-                  f"heading_prefixes = [{example}] under [project]; or force a heading with a leading '.'"),
+            help=(f"if the script's headings use other prefixes, declare them under [project] in prodscale.toml: "
+                  f"heading_prefixes = {example}; or force each heading with a leading '.'"),
             extra={"suggested_prefixes": guess} if guess else {}))
 
 
@@ -678,4 +680,4 @@ def _guess_prefixes(elements: list[Element]) -> list[str]:
             continue
         counts[word] = counts.get(word, 0) + 1
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [w for w, c in ranked if c >= 1][:4]
+    return [w for w, _ in ranked[:4]]
