@@ -56,7 +56,7 @@ def scan(rule: dict[str, Any], text: str) -> list[tuple[Hit, dict[str, Any]]]:
             key = " ".join(unicodedata.normalize("NFC", h.text).casefold().split())
             out.append((h, {"replacement": swap.get(key, swap.get(h.text.casefold(), ""))}))
     elif kind == "cooccurrence":
-        with_hits = find_terms(text, rule.get("with", []))
+        with_hits = find_terms(text, rule.get("with", []), rule.get("exceptions", []))
         if with_hits:
             for h in find_terms(text, rule.get("terms", []), rule.get("exceptions", [])):
                 out.append((h, {"other": with_hits[0].text}))

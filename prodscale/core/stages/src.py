@@ -131,7 +131,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         # text before the first heading: nothing says where or when it is
         diags.append(diag(codes["PS402"], hspan, {"match": ""}, heading="(no heading)"))
     else:
-        if not scene.get("int_ext") and not scene.get("forced"):
+        if not scene.get("int_ext"):
             diags.append(diag(codes["PS401"], hspan, {"match": heading}, heading=heading))
         if not (scene.get("location") or "").strip():
             diags.append(diag(codes["PS402"], hspan, {"match": heading}, heading=heading))
