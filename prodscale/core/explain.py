@@ -43,7 +43,12 @@ def _parser_rule(code: str) -> dict[str, Any] | None:
         return {"code": code, "name": code.lower(), "level": "warning", "message": entry, "help": "",
                 "since": "1.0.0", "scope": ["story"], "kind": "parser"}
     if isinstance(entry, dict):
-        return {"code": code, "kind": "parser", "since": "1.0.0", "scope": ["story"], **entry}
+        out = {"code": code, "kind": "parser", "since": "1.0.0", "scope": ["story"], "level": "warning", **entry}
+        out.setdefault("message", entry.get("summary", ""))
+        out.setdefault("what", entry.get("explain") or entry.get("summary", ""))
+        if entry.get("example"):
+            out.setdefault("fail", entry["example"])
+        return out
     out: dict[str, Any] = {"code": code, "kind": "parser", "since": "1.0.0", "scope": ["story"]}
     for attr in ("name", "level", "severity", "message", "help", "why", "what", "fail", "pass", "fix", "since"):
         if hasattr(entry, attr):
