@@ -21,7 +21,7 @@ def scene_actions(name: str, index: int) -> list[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "p", {"alpha": story(5), "beta": story(3, title="Beta")})
+    return make_project(tmp_path / "p", {"alpha": story(5), "beta": story(3, title="Beta", start=10)})
 
 
 def test_cold_build_runs_every_action_in_stable_order(project: Path, capsys) -> None:
@@ -69,6 +69,7 @@ def test_editing_one_scene_runs_only_that_scene_and_the_aggregation(project: Pat
 
 def test_inserting_a_scene_at_the_top_runs_only_the_new_scene(project: Path, capsys) -> None:
     build_json(capsys, project)
+    first = tree_bytes(project / "build")
     path = project / "stories" / "alpha.fountain"
     text = path.read_text(encoding="utf-8")
     head, body = text.split("\n\n", 1)
@@ -76,10 +77,12 @@ def test_inserting_a_scene_at_the_top_runs_only_the_new_scene(project: Path, cap
     code, rep = build_json(capsys, project)
     assert code == 0
     assert rep["executed"] == scene_actions("alpha", 1) + ["alpha:aggregate"]
-    # deleting it again: every remaining scene is a cache hit, only the aggregation runs
+    assert tree_bytes(project / "build") != first
+    # deleting it again: every action, the aggregation included, is a hit from the first build
     path.write_text(text, encoding="utf-8")
     code, rep = build_json(capsys, project)
-    assert rep["executed"] == ["alpha:aggregate"]
+    assert rep["executed"] == []
+    assert tree_bytes(project / "build") == first
 
 
 def test_settings_change_reruns_only_the_stages_that_read_it(project: Path, capsys) -> None:

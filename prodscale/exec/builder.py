@@ -326,11 +326,13 @@ class Builder:
                 rule_texts[fname] = cache.put_blob(rtext.encode("utf-8"))
 
         def run_action(target: str, spec: Any, inputs: dict[str, Any], input_digests: dict[str, str],
-                       extra_log: dict[str, Any], call: Callable[[], dict[str, Any]]) -> tuple[Any, str | None]:
+                       extra_log: dict[str, Any], call: Callable[[], dict[str, Any]],
+                       force: bool = False) -> tuple[Any, str | None]:
             sel = settings.select(spec.settings)
             comps = _components(spec, engine_version, rules, sel, input_digests)
             akey = digest_obj(comps)
-            record = cache.get_action(akey) if all(v is not None for v in input_digests.values()) else None
+            usable = not force and all(v is not None for v in input_digests.values())
+            record = cache.get_action(akey) if usable else None
             out_obj = None
             out_digest = None
             if record is not None:
@@ -419,9 +421,19 @@ class Builder:
             agg = engine.aggregate
             agg_rules = {f: rules.data[f] for f in agg.rule_files}
             agg_sel = settings.select(agg.settings)
-            result, result_digest = run_action(
-                story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
-                lambda: _aggregate_record(cache, agg.run(meta, agg_inputs, agg_rules, agg_sel)))
+            def aggregate() -> dict[str, Any]:
+                return _aggregate_record(cache, agg.run(meta, agg_inputs, agg_rules, agg_sel))
+
+            result, result_digest = run_action(story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
+                                               aggregate)
+            if result is not None and not all(cache.has_valid_blob(d) for d in result["files"].values()):
+                # the record survived but a file's bytes did not: recompute rather than fail
+                if story_target(sf.name, AGGREGATE) in report.executed:
+                    report.executed.remove(story_target(sf.name, AGGREGATE))
+                else:
+                    report.cached -= 1
+                result, result_digest = run_action(story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
+                                                   aggregate, force=True)
         self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
         if dry_run or result is None:
             report.stories[sf.name] = StoryOutcome(sf.name, "stale", engine_version, rel_path=sf.rel_path)

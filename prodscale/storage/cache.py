@@ -81,6 +81,10 @@ class Cache:
             return None
         return data
 
+    def has_valid_blob(self, digest: str) -> bool:
+        """True when the blob is present and its bytes still hash to ``digest``."""
+        return self.get_blob(digest) is not None
+
     def has_blob(self, digest: str) -> bool:
         return bool(self._guard(self._cache.__contains__, CAS_PREFIX + digest, default=False))
 
