@@ -145,3 +145,42 @@ def test_dry_run_changes_nothing(project: Path, capsys) -> None:
     assert not (project / "build").exists()
     code, rep = build_json(capsys, project)
     assert len(rep["executed"]) == (5 + 3) * len(STAGES) + 2
+
+
+@pytest.fixture
+def own_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the rule data that the test may edit."""
+    from prodscale.storage import project as project_mod
+    dest = tmp_path / "rules"
+    shutil.copytree(project_mod.rules_root(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    monkeypatch.setattr(project_mod, "rules_root", lambda: dest)
+    return dest / "1.0.0"
+
+
+def test_rule_data_change_reruns_exactly_the_rules_that_read_it(project: Path, own_rules: Path, capsys) -> None:
+    build_json(capsys, project)
+    f = own_rules / "shot_specs.toml"
+    f.write_text(f.read_text(encoding="utf-8") + "\n# a comment changes no key\n", encoding="utf-8")
+    code, rep = build_json(capsys, project)
+    assert rep["executed"] == []
+    f.write_text(f.read_text(encoding="utf-8").replace("insert_ms = 2000", "insert_ms = 2100"), encoding="utf-8")
+    code, rep = build_json(capsys, project)
+    readers = [s.name for s in get_engine("1.0.0").stages if "shot_specs.toml" in s.rule_files]
+    assert readers == ["shot_specs"]
+    executed = rep["executed"]
+    for name, n in (("alpha", 5), ("beta", 3)):
+        for i in range(1, n + 1):
+            assert f"{name}#{i}:shot_specs" in executed
+    # nothing upstream or beside it re-ran; downstream ran only where the output changed (early cutoff)
+    assert {t.split(":")[1] for t in executed} <= {"shot_specs", "prompts", "aggregate"}
+    assert not any(t.endswith(":sanitize") or t.endswith(":src") for t in executed)
+
+
+def test_early_cutoff_when_a_rerun_produces_the_same_output(project: Path, own_rules: Path, capsys) -> None:
+    build_json(capsys, project)
+    f = own_rules / "shot_specs.toml"
+    # a value no scene of this project uses: shot_specs re-runs everywhere, its outputs are unchanged
+    f.write_text(f.read_text(encoding="utf-8").replace("max_ms = 60000", "max_ms = 61000"), encoding="utf-8")
+    code, rep = build_json(capsys, project)
+    assert rep["executed"] == [f"alpha#{i}:shot_specs" for i in range(1, 6)] + \
+        [f"beta#{i}:shot_specs" for i in range(1, 4)]

@@ -15,10 +15,11 @@ from prodscale.cli.common import echo_json, is_tty, json_option, open_project, p
 @click.option("--dry-run", "-n", is_flag=True, help="Say what would run; change nothing.")
 @click.option("-k", "--keep-going", is_flag=True, help="Keep building other stories after a failure.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show notes (errors and warnings are always shown).")
 @json_option
 @project_option
-def command(targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: bool, as_json: bool,
-            project_dir: str | None) -> None:
+def command(targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: bool, verbose: bool,
+            as_json: bool, project_dir: str | None) -> None:
     """Compile TARGETS (default: every story): STORY, STORY:STAGE or STORY#SCENE:STAGE."""
     from prodscale.exec.builder import Builder
 
@@ -34,8 +35,9 @@ def command(targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: 
         for problem in report.problems:
             click.echo(f"warning: {problem}", err=True)
         for name, outcome in sorted(report.stories.items()):
-            if outcome.diagnostics:
-                click.echo(render_diagnostics(outcome.rel_path, outcome.diagnostics, outcome.text), err=True)
+            shown = [d for d in outcome.diagnostics if verbose or d.get("severity") != "note"]
+            if shown:
+                click.echo(render_diagnostics(outcome.rel_path, shown, outcome.text), err=True)
                 click.echo("", err=True)
         for err in report.errors:
             click.echo(err.render(), err=True)
