@@ -356,7 +356,8 @@ class Builder:
                 out_obj = call()
             except Exception as exc:  # a stage bug: report it with the target, never crash the build
                 raise ActionFailed(target, exc) from exc
-            blob = canonical_json(out_obj)
+            # floats are refused where outputs become files (pretty_json) and in every key
+            blob = canonical_json(out_obj, check=False)
             out_digest = cache.put_blob(blob)
             cache.put_action(akey, {"out": out_digest, "target": target, "run": run_id, "at": at})
             for name, value in sel.items():

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Sequence, Any, Iterable
 
 from prodscale.core.canon import canonical_json
 from prodscale.core.diagnostics import Diagnostic
@@ -61,9 +61,17 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def fold(text: str) -> tuple[str, list[int]]:
-    """NFC + casefold, with a map from each folded character to its original index."""
+@lru_cache(maxsize=8192)
+def fold(text: str) -> tuple[str, Sequence[int]]:
+    """NFC + casefold, with a map from each folded character to its original index.
+
+    Memoized: every gate rule scans the same element text, so each text is folded once. When
+    folding keeps the length (almost always), the map is the identity ``range``.
+    """
     text = unicodedata.normalize("NFC", text)
+    folded = text.casefold()
+    if len(folded) == len(text):  # casefold never shortens, so equal length means 1:1
+        return folded, range(len(text))
     out: list[str] = []
     idx: list[int] = []
     for i, ch in enumerate(text):
@@ -100,12 +108,12 @@ class Hit:
 
 def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> list[Hit]:
     """Whole-word/phrase matches of ``terms`` in ``text`` not covered by an exception phrase."""
-    pat = _compile(tuple(sorted(terms)))
+    pat = _compile(tuple(terms))
     if pat is None or not text:
         return []
     folded, idx = fold(text)
     covered: list[tuple[int, int]] = []
-    exc = _compile(tuple(sorted(exceptions)))
+    exc = _compile(tuple(exceptions))
     if exc is not None:
         covered = [(m.start(), m.end()) for m in exc.finditer(folded)]
     hits: list[Hit] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import lru_cache
 import unicodedata
 from typing import Any
 
@@ -31,16 +32,11 @@ _ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 _SENTENCE_END = re.compile(r"(?:^|[.!?]\s+|\n)$")
 
 
-def _control_chars(rule: dict[str, Any]) -> set[int]:
-    extra = {int(c[2:], 16) for c in rule.get("extra_chars", [])}
-    return extra
-
-
-def _is_control(ch: str, extra: set[int]) -> bool:
-    if ch in "\n\t":
-        return False
-    o = ord(ch)
-    return o < 0x20 or 0x7F <= o <= 0x9F or o in extra or unicodedata.category(ch) == "Cc"
+@lru_cache(maxsize=64)
+def _control_re(extra_chars: tuple[str, ...]) -> re.Pattern[str]:
+    """Unicode category Cc (U+0000-001F, U+007F-009F) but tab and newline, plus the rule's extras."""
+    extra = "".join(re.escape(chr(int(c[2:], 16))) for c in extra_chars)
+    return re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{extra}]")
 
 
 def scan(rule: dict[str, Any], text: str) -> list[tuple[Hit, dict[str, Any]]]:
@@ -72,10 +68,9 @@ def scan(rule: dict[str, Any], text: str) -> list[tuple[Hit, dict[str, Any]]]:
                 continue
             out.append((h, {}))
     elif kind == "control":
-        extra = _control_chars(rule)
-        for i, ch in enumerate(text):
-            if _is_control(ch, extra):
-                out.append((Hit(i, i + 1, ch), {"match": f"U+{ord(ch):04X}"}))
+        for m in _control_re(tuple(rule.get("extra_chars", []))).finditer(text):
+            i, ch = m.start(), m.group(0)
+            out.append((Hit(i, i + 1, ch), {"match": f"U+{ord(ch):04X}"}))
     return out
 
 
