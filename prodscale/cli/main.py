@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "graph": "prodscale.cli.graph_cmd:command",
     "cache": "prodscale.cli.cache_cmd:group",
     "init": "prodscale.cli.init_cmd:command",
+    "explain": "prodscale.cli.explain_cmd:command",
 }
 
 

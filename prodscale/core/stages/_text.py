@@ -106,14 +106,33 @@ class Hit:
     text: str    # as written in the original text
 
 
+_BY_ID: dict[int, tuple[object, re.Pattern[str] | None]] = {}
+
+
+def _compiled(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """The pattern of a term list; rule data lists are compiled once per process (keyed by identity,
+    holding a reference so the id cannot be reused)."""
+    hit = _BY_ID.get(id(terms))
+    if hit is not None and hit[0] is terms:
+        return hit[1]
+    pat = _compile(tuple(terms))
+    if isinstance(terms, list) and len(_BY_ID) < 4096:
+        _BY_ID[id(terms)] = (terms, pat)
+    return pat
+
+
 def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> list[Hit]:
     """Whole-word/phrase matches of ``terms`` in ``text`` not covered by an exception phrase."""
-    pat = _compile(tuple(terms))
-    if pat is None or not text:
+    if not text:
+        return []
+    pat = _compiled(terms)
+    if pat is None:
         return []
     folded, idx = fold(text)
+    if pat.search(folded) is None:
+        return []
     covered: list[tuple[int, int]] = []
-    exc = _compile(tuple(exceptions))
+    exc = _compiled(exceptions)
     if exc is not None:
         covered = [(m.start(), m.end()) for m in exc.finditer(folded)]
     hits: list[Hit] = []

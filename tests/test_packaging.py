@@ -1,0 +1,62 @@
+"""The installed tool finds its rule data, editable or not; the public CLI surface is what we meant."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE, REPO
+from projects import run
+
+
+@pytest.mark.slow
+def test_non_editable_install_finds_rules_and_builds(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", ".prodscale", "*.egg-info",
+                                                             "__pycache__", "_work", ".hypothesis"))
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--target", str(target), str(src)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (target / "prodscale" / "rules" / "1.0.0" / "sanitize.toml").is_file()
+    assert (target / "prodscale" / "rules" / "README.md").is_file()
+    proj = tmp_path / "example"
+    shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("build", ".prodscale"))
+    env = dict(os.environ, PYTHONPATH=str(target))
+    code = ("import prodscale, sys; from prodscale.storage.project import rules_root; "
+            f"assert str(rules_root()).startswith({str(target)!r}), rules_root(); "
+            f"sys.argv=['prodscale','build','-C',{str(proj)!r}]; from prodscale.cli.main import entry; entry()")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (proj / "build" / "lantern-keeper" / "prompts.json").is_file()
+
+
+def test_help_lists_every_command(capsys) -> None:
+    code, out, err = run(capsys, "--help")
+    assert code == 0
+    for name in ("build", "status", "why", "graph", "cache", "init", "parse", "explain"):
+        assert f"  {name}" in out
+
+
+def test_explain_prints_documentation_and_rejects_unknown_codes(capsys) -> None:
+    code, out, err = run(capsys, "explain", "PS403")
+    assert code == 0 and out.startswith("PS403 ") and "Example that triggers it" in out
+    code, out, err = run(capsys, "explain", "PS999")
+    assert code == 2 and "unknown diagnostic code" in err
+
+
+def test_init_creates_a_project_that_builds(tmp_path: Path, capsys) -> None:
+    code, out, err = run(capsys, "init", str(tmp_path / "new"))
+    assert code == 0
+    code, out, err = run(capsys, "build", "-C", str(tmp_path / "new"))
+    assert code == 0, err
+    assert (tmp_path / "new" / "build" / "first-story" / "shot_specs.json").is_file()
+    code, out, err = run(capsys, "init", str(tmp_path / "new"))
+    assert code == 2 and "already exists" in err
+    code, out, err = run(capsys, "-C", str(tmp_path / "new"), "status")
+    assert code == 0 and out.strip() == "first-story: up to date (complete)"
