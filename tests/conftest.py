@@ -39,3 +39,13 @@ def shared_or_skip(*parts: str) -> Path:
 
 
 __all__ = ["REPO", "SHARED", "EXAMPLE", "shared_or_skip", "os"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from today's outputs (review the diff before committing)")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))

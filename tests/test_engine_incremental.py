@@ -34,8 +34,10 @@ def test_cold_build_runs_every_action_in_stable_order(project: Path, capsys) -> 
         expected.append(f"{name}:aggregate")
     assert rep["executed"] == expected
     assert rep["ok"] is True and rep["failed"] == [] and rep["cached"] == 0
-    assert rep["stories"] == {"alpha": {"status": "complete", "engine": "1.0.0"},
-                              "beta": {"status": "complete", "engine": "1.0.0"}}
+    assert {n: (s["status"], s["engine"]) for n, s in rep["stories"].items()} == {
+        "alpha": ("complete", "1.0.0"), "beta": ("complete", "1.0.0")}
+    assert rep["stories"]["alpha"]["counts"] == {"actions": 5 * len(STAGES) + 1, "errors": 0, "scenes": 5,
+                                                 "warnings": 0}
     for name in ("alpha", "beta"):
         files = sorted(p.name for p in (project / "build" / name).iterdir())
         assert files == ["diagnostics.json", "prompts.json", "shot_list.csv", "shot_specs.json", "src.json"]

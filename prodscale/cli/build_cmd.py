@@ -25,10 +25,15 @@ def command(targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: 
 
     project = open_project(project_dir)
     show = progress_printer(is_tty() and not as_json)
-    report = Builder(project, on_progress=show).build(list(targets), dry_run=dry_run, keep_going=keep_going,
+    builder = Builder(project, on_progress=show)
+    report = builder.build(list(targets), dry_run=dry_run, keep_going=keep_going,
                                                       wait=not no_wait)
     if show is not None:
         sys.stderr.write("\r\x1b[K")
+    for outcome in report.stories.values():
+        c = outcome.counts
+        if as_json or verbose or c.get("errors") or c.get("warnings"):
+            builder.replay_diagnostics(outcome)
     if as_json:
         echo_json(report.to_json())
     else:

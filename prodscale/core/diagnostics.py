@@ -69,9 +69,12 @@ def render_text(diag: Diagnostic, path: str, source_lines: list[str] | None = No
             width = max(1, diag.span.end_col - diag.span.start_col)
         else:
             width = max(1, len(src) - diag.span.start_col + 1)
+        start = diag.span.start_col - 1
+        shown, offset = _window(src, start, width)
+        width = max(1, min(width, len(shown) - (start - offset)))
         lines.append(f"{pad} |")
-        lines.append(f"{gutter} | {src}")
-        lines.append(f"{pad} | {' ' * (diag.span.start_col - 1)}{'^' * width}")
+        lines.append(f"{gutter} | {shown}")
+        lines.append(f"{pad} | {' ' * (start - offset)}{'^' * width}")
     if diag.acknowledged is not None:
         lines.append(f"  = note: acknowledged: {diag.acknowledged}")
     if diag.help:
@@ -79,6 +82,23 @@ def render_text(diag: Diagnostic, path: str, source_lines: list[str] | None = No
     if diag.code.startswith("PS"):
         lines.append(f"  = note: run `prodscale explain {diag.code}` for details")
     return "\n".join(lines)
+
+
+MAX_SOURCE_WIDTH = 100
+
+
+def _window(src: str, start: int, width: int) -> tuple[str, int]:
+    """At most MAX_SOURCE_WIDTH characters of a long source line around the span, with '...' marks;
+    returns the text shown and the column offset it starts at (so carets stay under the span)."""
+    if len(src) <= MAX_SOURCE_WIDTH:
+        return src, 0
+    begin = max(0, min(start - 20, len(src) - MAX_SOURCE_WIDTH))
+    text = src[begin:begin + MAX_SOURCE_WIDTH]
+    if begin > 0:
+        text = "..." + text[3:]
+    if begin + MAX_SOURCE_WIDTH < len(src):
+        text = text[:-3] + "..."
+    return text, begin
 
 
 def sort_key(diag: Diagnostic) -> tuple[int, int, str, str]:

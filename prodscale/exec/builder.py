@@ -95,7 +95,8 @@ class BuildReport:
             "executed": list(self.would_run if self.dry_run else self.executed),
             "cached": self.cached,
             "failed": list(self.failed),
-            "stories": {n: {"status": o.status, "engine": o.engine} for n, o in sorted(self.stories.items())},
+            "stories": {n: {"status": o.status, "engine": o.engine, "counts": o.counts,
+                            "diagnostics": o.diagnostics} for n, o in sorted(self.stories.items())},
             "seconds": round(self.seconds, 3),
             "errors": [e.render() for e in self.errors],
             "problems": list(self.problems),
@@ -149,6 +150,18 @@ class Builder:
         except OSError as exc:
             raise InputError(f"cannot read the story: {exc.strerror}", path=sf.rel_path) from None
         return normalize_source(data, sf.rel_path)
+
+    def replay_diagnostics(self, outcome: StoryOutcome) -> None:
+        """Fill an up-to-date story's diagnostics from its diagnostics.json, as a compiler replays
+        warnings: a finding does not vanish because the second build was a cache hit."""
+        if outcome.diagnostics or outcome.status in ("error", "partial", "stale"):
+            return
+        try:
+            data = orjson.loads((self.project.build_dir / outcome.name / "diagnostics.json").read_bytes())
+            outcome.diagnostics = list(data.get("diagnostics", []))
+            outcome.text = (self.project.root / outcome.rel_path).read_bytes().decode("utf-8", "replace")
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            return
 
     def plan_story(self, name: str) -> tuple[StoryFile, dict[str, Any], BuildReport]:
         """Today's action keys of one story, computed against the cache without running anything."""

@@ -126,8 +126,11 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         diags.append(diag(codes["PS206"], scene.get("heading_span"), {"match": aspect}, aspect=aspect,
                           profile=profile_name, fallback=fallback, allowed=", ".join(profile["aspects"])))
         aspect = fallback
-    negative = ", ".join(dict.fromkeys(x.strip() for x in (tpl.get("base_negative", ""), profile.get("negative", ""),
-                                                           style.get("negative") or "") if x and x.strip()))
+    # every term once, first occurrence wins, compared case-insensitively
+    terms = [t.strip() for part in (tpl.get("base_negative", ""), profile.get("negative", ""),
+                                    style.get("negative") or "") for t in (part or "").split(",") if t.strip()]
+    negative = ", ".join({t.casefold(): t for t in reversed(terms)}[k] for k in dict.fromkeys(t.casefold()
+                                                                                               for t in terms))
     limit = int(profile["max_prompt_chars"])
     longest = max(int(d) for d in profile["clip_durations_ms"])
 

@@ -1,0 +1,31 @@
+"""The example production's outputs, reviewed by eye once, held byte for byte.
+
+Update deliberately with `pytest tests/test_golden_example.py --update-golden` and review the diff:
+a change here means engine 1.0.0's output changed, which a shipped engine must never do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import REPO
+from projects import run, tree_bytes
+
+GOLDEN = REPO / "tests" / "golden" / "example_project"
+
+
+def test_example_outputs_match_golden(example_copy: Path, capsys, update_golden: bool) -> None:
+    code, out, err = run(capsys, "build", "-C", str(example_copy))
+    assert code == 0, err
+    got = tree_bytes(example_copy / "build")
+    got["build.stderr.txt"] = err.encode("utf-8")
+    if update_golden:
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for rel, data in got.items():
+            (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / rel).write_bytes(data)
+    want = tree_bytes(GOLDEN)
+    assert sorted(got) == sorted(want)
+    for rel in sorted(want):
+        assert got[rel] == want[rel], f"{rel} differs from tests/golden/example_project/{rel}"
