@@ -15,12 +15,14 @@ EXAMPLE = REPO / "example_project"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No colour, fixed locale and timezone, a private HOME: output must not depend on them."""
+    """No colour, fixed locale and timezone, a private HOME, SOURCE_DATE_EPOCH set."""
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TZ", "UTC")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    # reproducible builds: manifests record this instead of the wall clock (tests that need the
+    # clock delete it themselves); subprocess builds inherit it
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
 
 
 @pytest.fixture

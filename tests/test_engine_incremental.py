@@ -40,7 +40,8 @@ def test_cold_build_runs_every_action_in_stable_order(project: Path, capsys) -> 
                                                  "warnings": 0}
     for name in ("alpha", "beta"):
         files = sorted(p.name for p in (project / "build" / name).iterdir())
-        assert files == ["diagnostics.json", "prompts.json", "shot_list.csv", "shot_specs.json", "src.json"]
+        assert files == ["diagnostics.json", "manifest.json", "manifest.txt", "prompts.json", "shot_list.csv",
+                         "shot_specs.json", "src.json"]
 
 
 def test_noop_and_touch_execute_nothing(project: Path, capsys) -> None:

@@ -109,7 +109,7 @@ def test_truncated_cache_database_is_healed(project: Path, capsys) -> None:
     db.write_bytes(db.read_bytes()[:1000])
     for wal in db.parent.glob("cache.db-*"):
         wal.unlink()
-    (project / "stories" / "alpha.fountain").write_text(story(4) + "\n", encoding="utf-8")
+    (project / ".prodscale" / "state.json").unlink()  # force every story to be re-checked
     code, rep = build_json(capsys, project)
     assert code == 0, rep
     assert rep["problems"], "the damage must be reported"

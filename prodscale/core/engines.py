@@ -55,9 +55,16 @@ class Engine:
 
 _STAGES_1_0 = tuple(f"prodscale.core.stages.{n}" for n in ("sanitize", "shot_specs", "prompts", "src"))
 
+# Engines differ by their rule data (rules/<version>/); the stage code reads behaviour from it, so
+# an engine's outputs stay frozen as long as its rule data does (the golden hash tests hold this).
 ENGINES: dict[str, Engine] = {
     "1.0.0": Engine("1.0.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
+    "1.1.0": Engine("1.1.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
 }
+
+
+def newest() -> str:
+    return max(ENGINES, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
 def get_engine(version: str) -> Engine:

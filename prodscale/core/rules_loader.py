@@ -62,7 +62,8 @@ TOP: dict[str, dict[str, Any]] = {
                                    "max_ms", "fps"},
                         "coverage": {"establishing_int_ext", "continuation_times", "offscreen_extensions",
                                      "reaction_skip_first_words", "caps_ignore", "sounds"},
-                        "setups": None, "direction": None, "transitions": None},
+                        "setups": None, "direction": None, "transitions": None,
+                        "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
                      "template": {"parts", "trim", "trim_marker", "min_description_chars", "base_negative",
                                   "seed_modulus", "size_names", "int_ext_words"}},
@@ -70,7 +71,7 @@ TOP: dict[str, dict[str, Any]] = {
                  "lexicon": {"times_of_day", "continuous_times", "simultaneous_times", "later_times", "day_times",
                              "night_times", "voice_extensions", "movement_verbs"},
                  "timing": {"dialogue_ms_per_word", "dialogue_ms_per_line"}},
-    "index.toml": {"meta": {"engine", "format", "retired"}, "files": None, "range": None},
+    "index.toml": {"meta": {"engine", "format", "retired", "features"}, "files": None, "range": None},
     "explain.toml": {"meta": {"engine"}, "code": None},
 }
 

@@ -22,9 +22,10 @@ import orjson
 from prodscale.core import engines as engines_mod
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, scene_target, story_target
-from prodscale.errors import GraphError, InputError, ProdscaleError
+from prodscale.errors import GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.storage.fs import FileStat, atomic_write, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
+from prodscale.storage.lockfile import LOCK_NAME, LockFile
 from prodscale.storage.project import Project, RuleSet, StoryFile
 from prodscale.storage.state import BuildLog, BuildState, StoryRecord
 
@@ -50,6 +51,26 @@ def code_fingerprint() -> str:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else None."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def compiled_at() -> str:
+    """When a compilation is recorded: SOURCE_DATE_EPOCH if set, else now (UTC, seconds)."""
+    sde = source_date_epoch()
+    if sde is None:
+        return now_iso()
+    return datetime.fromtimestamp(sde, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    """A run id; derived from SOURCE_DATE_EPOCH when set, so reproducible builds agree on it."""
+    sde = source_date_epoch()
+    return uuid.uuid4().hex[:8] if sde is None else digest_obj(["run", sde])[:8]
 
 
 @dataclass
@@ -119,6 +140,12 @@ class Builder:
         self._fingerprint: str | None = None
         self.last_parts: dict[str, dict[str, Any]] = {}
         self.plans: dict[str, dict[str, Any]] = {}  # story -> target -> log entry (also for dry runs)
+        self.keep_plans = False  # `why` wants them; a build must not hold every story in memory
+        self.lockfile: LockFile | None = None
+        self.overrides: dict[str, str] = {}     # story -> engine (reanalyze)
+        self.commit = True                       # False: compute outputs but write nothing (reanalyze --dry-run)
+        self.staged: dict[str, dict[str, Any]] = {}  # story -> computed files and manifest when not committing
+        self._features: dict[str, set[str]] | None = None
 
     # -- shared pieces -------------------------------------------------------------------------
     @property
@@ -133,8 +160,31 @@ class Builder:
             self._fingerprint = code_fingerprint()
         return self._fingerprint
 
+    def lock(self) -> LockFile:
+        if self.lockfile is None:
+            self.lockfile = LockFile.load(self.project.root)
+        return self.lockfile
+
     def engine_for(self, name: str) -> str:
-        return self.project.settings.engine
+        """The engine a story compiles with: a re-analysis override, else its pin, else the default."""
+        return self.overrides.get(name) or self.lock().pin(name) or self.project.settings.engine
+
+    def engine_features(self) -> dict[str, set[str]]:
+        if self._features is None:
+            self._features = {}
+            for version in engines_mod.ENGINES:
+                index = self.project.rules(version).data.get("index.toml", {})
+                self._features[version] = set(index.get("meta", {}).get("features", []))
+        return self._features
+
+    def check_engine(self, sf: StoryFile, engine: str) -> None:
+        if engine not in engines_mod.ENGINES:
+            where = "prodscale.lock" if self.lock().pin(sf.name) == engine else "prodscale.toml"
+            raise InputError(f"the story is pinned to engine {engine}, which this prodscale does not ship "
+                             f"(pin from {where})", path=sf.rel_path,
+                             hint=f"install a prodscale that ships {engine}, or move the story on purpose: "
+                                  f"prodscale reanalyze {sf.name} --engine "
+                                  f"{engines_mod.newest()}")
 
     def story_key_parts(self, text_digest: str, engine: str, rules: RuleSet) -> dict[str, Any]:
         """What a story's outputs depend on, coarsely: if none of it changed, nothing needs to run."""
@@ -172,6 +222,7 @@ class Builder:
             raise GraphError(f"no story named '{name}'", hint=f"stories: {', '.join(sorted(by_name)) or '(none)'}")
         sf = by_name[name]
         report = BuildReport(run_id="plan", dry_run=True)
+        self.keep_plans = True
         engine = self.engine_for(name)
         rules = self.project.rules(engine)
         text = self.read_text(sf)
@@ -192,7 +243,7 @@ class Builder:
     def build(self, targets: list[str] | None = None, *, dry_run: bool = False, keep_going: bool = False,
               wait: bool = True) -> BuildReport:
         started = time.perf_counter()
-        report = BuildReport(run_id=uuid.uuid4().hex[:8], dry_run=dry_run)
+        report = BuildReport(run_id=new_run_id(), dry_run=dry_run)
         lock = None
         if not dry_run:
             lock = ProjectLock(self.project.state_dir, "prodscale build").acquire(wait=wait, on_wait=print_waiting)
@@ -209,6 +260,7 @@ class Builder:
         return report
 
     def _build_locked(self, report: BuildReport, targets: list[str], dry_run: bool, keep_going: bool) -> None:
+        self.lock()  # a malformed lock stops the build before anything is touched
         self.state.load()
         report.problems.extend(self.state.messages)
         files, file_errors = self.project.story_files()
@@ -234,7 +286,7 @@ class Builder:
             try:
                 changed = self._build_story(sf, report, sub, dry_run)
                 state_dirty = state_dirty or changed
-            except (InputError, GraphError) as err:
+            except (InputError, GraphError, IntegrityError) as err:
                 report.errors.append(err)
                 report.failed.append(sf.name)
                 report.stories[sf.name] = StoryOutcome(sf.name, "error", self.engine_for(sf.name))
@@ -250,12 +302,16 @@ class Builder:
                     break
             if self.on_progress is not None:
                 self.on_progress(sf.name)
-        if whole_project and not report.errors and not dry_run:
+        if whole_project and not report.errors and not dry_run and self.commit:
             for name in sorted(set(self.state.stories) - set(by_name)):
                 self._remove_story(name, report)
                 state_dirty = True
-        if state_dirty and not dry_run:
-            self.state.save(report.run_id)
+            for name in sorted(set(self.lock().stories) - set(by_name)):
+                del self.lock().stories[name]
+        if not dry_run and self.commit:
+            if state_dirty:
+                self.state.save(report.run_id)
+            self.lock().save()
 
     def _remove_story(self, name: str, report: BuildReport) -> None:
         rec = self.state.stories.pop(name)
@@ -290,6 +346,7 @@ class Builder:
     def _build_story(self, sf: StoryFile, report: BuildReport, sub: list[Target], dry_run: bool) -> bool:
         """Bring one story up to date. Returns True when the state record changed."""
         engine = self.engine_for(sf.name)
+        self.check_engine(sf, engine)
         rules = self.project.rules(engine)
         rec = self.state.stories.get(sf.name)
         st = stat_or_none(sf.abs_path)
@@ -306,6 +363,14 @@ class Builder:
         self.last_parts[sf.name] = parts
         if not sub and rec is not None and rec.story_key == key and rec.path == sf.rel_path \
                 and self._outputs_intact(sf.name, rec):
+            entry = self.lock().stories.get(sf.name)
+            if entry is None:
+                self.lock().stories[sf.name] = dict(rec.lock_entry)  # a deleted lock is restored
+            elif entry != rec.lock_entry:
+                raise IntegrityError(f"the {LOCK_NAME} entry of '{sf.name}' does not match its last compilation "
+                                     f"(build/{sf.name}/manifest.json)", path=LOCK_NAME,
+                                     hint="run `prodscale verify` to see which file was changed; restore it "
+                                          "from version control")
             report.cached += rec.counts.get("actions", 0)
             report.stories[sf.name] = StoryOutcome(sf.name, rec.status, engine, rel_path=sf.rel_path,
                                                    counts=dict(rec.counts))
@@ -317,14 +382,38 @@ class Builder:
             text = self.read_text(sf)
         return self._compile(sf, text, text_digest, key, engine, rules, report, sub, dry_run, st)
 
+    def _settle_engine(self, sf: StoryFile, story: Any, engine: str) -> tuple[str, str]:
+        """(engine, floor) for a parsed story: a new story goes to the default engine, or to its floor
+        when it uses a feature the default does not compile; a pinned story below its floor is an error."""
+        from prodscale.core.features import features_used, floor_for, version_key
+        used = features_used(story)
+        floor = floor_for(used, self.engine_features())
+        if floor is None:
+            raise InputError(f"the story uses {', '.join(sorted(used))}, which no shipped engine compiles",
+                             path=sf.rel_path, hint="upgrade prodscale")
+        pinned = self.overrides.get(sf.name) or self.lock().pin(sf.name)
+        if pinned is None:
+            return (floor if version_key(floor) > version_key(engine) else engine), floor
+        if version_key(pinned) < version_key(floor):
+            missing = sorted(used - self.engine_features().get(pinned, set()))
+            raise InputError(f"the story uses {', '.join(missing)}, which its pinned engine {pinned} does not "
+                             f"compile (re-analysis floor {floor})", path=sf.rel_path,
+                             hint=f"move it on purpose: prodscale reanalyze {sf.name} --engine {floor}")
+        return pinned, floor
+
     def _compile(self, sf: StoryFile, text: str, text_digest: str, key: str, engine_version: str, rules: RuleSet,
                  report: BuildReport, sub: list[Target], dry_run: bool, st: FileStat) -> bool:
         from prodscale.core.fountain import parse
         from prodscale.core.scenes import scene_units, source_lines
 
-        engine = engines_mod.get_engine(engine_version)
         settings = self.project.settings
         story = parse(text, path=sf.rel_path, heading_prefixes=settings.heading_prefixes)
+        settled, floor = self._settle_engine(sf, story, engine_version)
+        if settled != engine_version:
+            engine_version, rules = settled, self.project.rules(settled)
+            parts = self.story_key_parts(text_digest, settled, rules)
+            self.last_parts[sf.name], key = parts, digest_obj(parts)
+        engine = engines_mod.get_engine(engine_version)
         units = scene_units(story)
         needed = self._needed(sf.name, units, engine, sub)
         cache = self.cache
@@ -414,7 +503,8 @@ class Builder:
                 scene_results.append({"unit": unit, "outputs": outputs, "digests": digests})
 
             if needed is not None and story_target(sf.name, AGGREGATE) not in needed:
-                self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
+                if self.keep_plans:
+                    self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
                 if not dry_run:
                     log["targets"] = new_targets
                     self.log.save(sf.name, log)
@@ -448,11 +538,15 @@ class Builder:
                     report.cached -= 1
                 result, result_digest = run_action(story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
                                                    aggregate, force=True)
-        self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
+        if self.keep_plans:
+            self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
         if dry_run or result is None:
             report.stories[sf.name] = StoryOutcome(sf.name, "stale", engine_version, rel_path=sf.rel_path)
             return False
         summary = result["summary"]
+        result = self._with_manifest(sf, result, text_digest, engine_version, floor, report)
+        if result is None:
+            return False
         rec = self._write_outputs(sf, result, text_digest, key, self.last_parts[sf.name], engine_version, st,
                                   len(scene_results) * len(engine.stages) + 1, len(scene_results))
         self.state.stories[sf.name] = rec
@@ -463,6 +557,57 @@ class Builder:
                                                counts=dict(rec.counts), diagnostics=result.get("diagnostics", []),
                                                rel_path=sf.rel_path, text=text)
         return True
+
+    def _with_manifest(self, sf: StoryFile, result: dict[str, Any], text_digest: str, engine: str, floor: str,
+                       report: BuildReport) -> dict[str, Any] | None:
+        """Add manifest.json and manifest.txt to the story's files, check for drift, stage the lock entry."""
+        from prodscale.core.manifest import build_core, compilation_hash, manifest_document, render_text
+        from prodscale.core.canon import pretty_json
+        cache = self.cache
+        core = build_core(story=sf.name, engine=engine, floor=floor, story_hash=text_digest,
+                          files=result["files"], summary=result["summary"])
+        chash = compilation_hash(core)
+        parts = self.last_parts[sf.name]
+        inputs = digest_obj({k: parts[k] for k in ("text", "engine", "rules", "settings")})
+        entry = {"engine": engine, "floor": floor, "inputs": inputs, "story_hash": text_digest,
+                 "shot_specs_hash": core["shot_specs_hash"], "prompts_hash": core["prompt_hash"],
+                 "compilation_hash": chash}
+        old = self.lock().stories.get(sf.name)
+        if old is not None and old.get("inputs") == inputs and old.get("engine") == engine \
+                and old.get("compilation_hash") != chash:
+            raise IntegrityError(
+                f"drift: '{sf.name}' compiled on engine {engine} from unchanged inputs gives compilation hash "
+                f"{chash[:10]}..., but {LOCK_NAME} holds {str(old.get('compilation_hash'))[:10]}...",
+                path=sf.rel_path, hint="a shipped engine's output must never change: report this; the lock and "
+                                       "the outputs were left as they were")
+        run = self._run_record(sf, chash, report)
+        manifest_json = pretty_json(manifest_document(core, run))
+        files = dict(result["files"])
+        files["manifest.json"] = cache.put_blob(manifest_json)
+        files["manifest.txt"] = cache.put_blob(render_text(core, run).encode("utf-8"))
+        if not self.commit:
+            self.staged[sf.name] = {"files": files, "core": core, "entry": entry}
+            return None
+        self.lock().stories[sf.name] = entry
+        return {**result, "files": files, "lock_entry": entry, "floor": floor}
+
+    def _run_record(self, sf: StoryFile, chash: str, report: BuildReport) -> dict[str, str]:
+        """When this exact compilation was first produced: reused while the compilation hash holds,
+        so rebuilding unchanged work (even from an empty cache) leaves manifest.json byte-identical."""
+        cache = self.cache
+        known = cache.get_meta(f"run:{chash}")
+        if known is None:
+            try:
+                on_disk = orjson.loads((self.project.build_dir / sf.name / "manifest.json").read_bytes())
+                if on_disk.get("compilation_hash") == chash:
+                    known = {k: str(v) for k, v in on_disk.get("run", {}).items()}
+            except (OSError, orjson.JSONDecodeError, AttributeError):
+                known = None
+        if not known or set(known) != {"compiled_at", "run_id"}:
+            known = {"compiled_at": compiled_at(), "run_id": report.run_id}
+        if self.commit and not report.dry_run:
+            cache.put_meta(f"run:{chash}", known)
+        return known
 
     def _needed(self, story: str, units: list[Any], engine: Any, sub: list[Target]) -> set[str] | None:
         if not sub:
@@ -511,7 +656,7 @@ class Builder:
                   "warnings": int(summary.get("warnings", 0))}
         return StoryRecord(path=sf.rel_path, stat=st, text_digest=text_digest, story_key=key, engine=engine,
                            status=summary["status"], outputs=outputs, output_stats=stats, counts=counts,
-                           parts=parts)
+                           parts=parts, lock_entry=dict(result["lock_entry"]))
 
 
 def _components(spec: Any, engine: str, rules: RuleSet, sel: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

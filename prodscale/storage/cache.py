@@ -110,6 +110,13 @@ class Cache:
         payload = canonical_json(record)
         self._guard(self._cache.set, AC_PREFIX + key, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
+    # -- small records (run records of compilations) -------------------------------------------
+    def get_meta(self, name: str) -> dict[str, Any] | None:
+        return self.get_action("m:" + name)
+
+    def put_meta(self, name: str, record: dict[str, Any]) -> None:
+        self.put_action("m:" + name, record)
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group many writes in one SQLite transaction (about 3x faster)."""

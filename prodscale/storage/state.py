@@ -42,19 +42,21 @@ class StoryRecord:
     output_stats: dict[str, FileStat] = field(default_factory=dict)  # file name -> stat after write
     counts: dict[str, int] = field(default_factory=dict)  # actions, scenes, errors, warnings
     parts: dict[str, Any] = field(default_factory=dict)   # the components of story_key (for `status`)
+    lock_entry: dict[str, str] = field(default_factory=dict)  # what prodscale.lock must say of the story
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "stat": self.stat.to_list(), "text_digest": self.text_digest,
                 "story_key": self.story_key, "engine": self.engine, "status": self.status,
                 "outputs": self.outputs, "output_stats": {k: v.to_list() for k, v in self.output_stats.items()},
-                "counts": self.counts, "parts": self.parts}
+                "counts": self.counts, "parts": self.parts, "lock_entry": self.lock_entry}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StoryRecord":
         return cls(path=d["path"], stat=FileStat.from_list(d["stat"]), text_digest=d["text_digest"],
                    story_key=d["story_key"], engine=d["engine"], status=d["status"], outputs=dict(d["outputs"]),
                    output_stats={k: FileStat.from_list(v) for k, v in d["output_stats"].items()},
-                   counts={k: int(v) for k, v in d.get("counts", {}).items()}, parts=d.get("parts", {}))
+                   counts={k: int(v) for k, v in d.get("counts", {}).items()}, parts=d.get("parts", {}),
+                   lock_entry=dict(d.get("lock_entry", {})))
 
 
 class BuildState:

@@ -31,6 +31,8 @@ on set), then AA, AB, ...
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from prodscale.core.stages import StageSpec
@@ -154,6 +156,29 @@ def _setup(cfg: dict[str, Any], kind: str) -> dict[str, Any]:
             "rig": s["rig"]}
 
 
+def _shot_directives(elements: list[dict[str, Any]], cfg: dict[str, Any] | None) -> dict[int, tuple[str, int]]:
+    """Engine 1.1.0's writer shot directives: a note such as ``[[shot: CU]]`` on its own line sets the
+    size of the first shot made from the next element. Returns {start line of that element: (size, lens)}.
+    Engines whose rule data has no ``[directives]`` table ignore such notes (they stay writer notes)."""
+    if not cfg or not cfg.get("shot_note"):
+        return {}
+    pattern = re.compile(cfg["shot_note"], re.I)
+    lenses = cfg.get("lens_mm", {})
+    out: dict[int, tuple[str, int]] = {}
+    wanted: tuple[str, int] | None = None
+    for el in elements:
+        if el["kind"] == "note":
+            m = pattern.match(el["text"].strip())
+            if m:
+                size = m.group("size").upper()
+                wanted = (size, int(lenses.get(size, 50)))
+            continue
+        if wanted is not None and el["kind"] not in ("section", "synopsis", "page_break"):
+            out.setdefault(el["span"]["start_line"], wanted)
+            wanted = None
+    return out
+
+
 def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     timing = data["timing"]
     cfg = {**data["coverage"], "setups": data["setups"]}
@@ -171,10 +196,16 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
     shots: list[dict[str, Any]] = []
     present: list[str] = []
 
+    pending = _shot_directives(elements, data.get("directives"))
+
     def add(kind: str, setup: dict[str, Any], span: dict[str, int], description: str, ms: int,
             subjects: list[str], speaking: list[str] | None = None, dialogue: list[dict[str, Any]] | None = None,
             audio: str = "sync", notes: list[str] | None = None) -> dict[str, Any]:
         clamped = _clamp(ms, timing)
+        directive = pending.pop(span["start_line"], None)
+        if directive is not None:  # engine 1.1.0: the writer asked for this size
+            setup = {**setup, "size": directive[0], "lens_mm": directive[1]}
+            notes = [*(notes or []), f"writer directive: {directive[0]}"]
         shot = {"kind": kind, **setup, "fps": fps, "duration_ms": clamped, "subjects": sorted(set(subjects)),
                 "speaking": sorted(set(speaking or [])), "dialogue": dialogue or [], "location": location,
                 "int_ext": int_ext, "time_of_day": tod, "description": description, "audio": audio,
@@ -196,7 +227,10 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
     cont = {x.upper() for x in cfg["continuation_times"]}
     if not is_prologue and ((int_ext or "").upper() in ext_set or (tod or "").upper() not in cont):
         where = ", ".join(x for x in (location, (tod or "").lower()) if x)
-        add("establishing", _setup(cfg, "establishing"), heading_span, f"Establishing view of {where}.",
+        # engine 1.1.0: an interior is established from inside the room, not from a drone
+        kind = "establishing_interior" if (int_ext or "").upper() == "INT" and \
+            "establishing_interior" in cfg["setups"] else "establishing"
+        add("establishing", _setup(cfg, kind), heading_span, f"Establishing view of {where}.",
             int(timing["establishing_ms"]), [], audio="ambience")
 
     has_action = any(i["type"] == "action" for i in items)

@@ -1,0 +1,111 @@
+"""``prodscale.lock``: each story's pinned engine and the hashes of its last compilation.
+
+TOML (read with tomllib, written with tomli-w), keys sorted, one table per story, meant to be
+committed so a production's pins travel with its stories. A malformed lock is an input error that
+names the line and touches nothing; the file is only ever replaced atomically (and fsynced).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from prodscale.errors import InputError
+from prodscale.storage.fs import atomic_write
+
+LOCK_NAME = "prodscale.lock"
+FORMAT = 1
+HEADER = ("# prodscale.lock: written by prodscale, meant to be committed.\n"
+          "# Each story's pinned engine and the hashes of its last compilation.\n"
+          "# Move a story to another engine with `prodscale reanalyze STORY --engine X`, not by hand.\n\n")
+ENTRY_KEYS = ("engine", "floor", "inputs", "story_hash", "shot_specs_hash", "prompts_hash", "compilation_hash")
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass
+class LockFile:
+    path: Path
+    stories: dict[str, dict[str, str]] = field(default_factory=dict)
+    loaded_text: str | None = None
+
+    @classmethod
+    def load(cls, root: Path) -> "LockFile":
+        path = root / LOCK_NAME
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path)
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-8", path=LOCK_NAME, hint="restore it from version control") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = _line_from(str(exc))
+            raise InputError(f"malformed lock file: {exc}", path=LOCK_NAME, line=line,
+                             hint="restore it from version control; prodscale will not overwrite it") from None
+        return cls(path, _validate(data, text), text)
+
+    def pin(self, story: str) -> str | None:
+        entry = self.stories.get(story)
+        return entry.get("engine") if entry else None
+
+    def render(self) -> str:
+        doc = {"format": FORMAT,
+               "stories": {name: {k: self.stories[name][k] for k in ENTRY_KEYS if k in self.stories[name]}
+                           for name in sorted(self.stories)}}
+        return HEADER + tomli_w.dumps(doc)
+
+    def save(self) -> bool:
+        """Write the lock if its content changed; returns True when it wrote."""
+        text = self.render()
+        if text == self.loaded_text:
+            return False
+        atomic_write(self.path, text.encode("utf-8"), fsync=True)
+        self.loaded_text = text
+        return True
+
+
+def _line_from(message: str) -> int | None:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    idx = text.find(needle)
+    return None if idx < 0 else text.count("\n", 0, idx) + 1
+
+
+def _validate(data: dict[str, Any], text: str) -> dict[str, dict[str, str]]:
+    def fail(msg: str, needle: str) -> InputError:
+        return InputError(msg, path=LOCK_NAME, line=_line_of(text, needle),
+                          hint="restore it from version control; prodscale will not overwrite it")
+
+    if data.get("format") != FORMAT:
+        raise fail(f"unsupported lock format {data.get('format')!r} (this prodscale writes format {FORMAT})",
+                   "format")
+    stories = data.get("stories", {})
+    if not isinstance(stories, dict):
+        raise fail("'stories' must be a table", "stories")
+    out: dict[str, dict[str, str]] = {}
+    for name, entry in stories.items():
+        if not isinstance(entry, dict):
+            raise fail(f"stories.{name} must be a table", name)
+        unknown = set(entry) - set(ENTRY_KEYS)
+        if unknown:
+            raise fail(f"unknown key(s) {', '.join(sorted(unknown))} in stories.{name}", sorted(unknown)[0])
+        for key in ("engine", "floor"):
+            if key in entry and not (isinstance(entry[key], str) and _VERSION.match(entry[key])):
+                raise fail(f"stories.{name}.{key} must be a version like 1.0.0", f"{key} = ")
+        if "engine" not in entry:
+            raise fail(f"stories.{name} has no engine", name)
+        for key in ENTRY_KEYS[2:]:
+            if key in entry and not (isinstance(entry[key], str) and _HEX.match(entry[key])):
+                raise fail(f"stories.{name}.{key} must be a 64-hex-digit digest", f"{key} = ")
+        out[name] = dict(entry)
+    return out
