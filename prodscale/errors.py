@@ -87,3 +87,15 @@ class IntegrityError(ProdscaleError):
     """Verification found tampering or drift (exit 3)."""
 
     exit_code = 3
+
+
+class ProviderError(ProdscaleError):
+    """A generation provider cannot be used as configured (missing or refused API key, unreachable)."""
+
+    exit_code = 1
+
+
+class GenerationIncomplete(ProdscaleError):
+    """``generate`` ran but some clips were refused (credits) or failed; the rest are recorded (exit 1)."""
+
+    exit_code = 1
