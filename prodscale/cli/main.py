@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "cache": "prodscale.cli.cache_cmd:group",
     "init": "prodscale.cli.init_cmd:command",
     "explain": "prodscale.cli.explain_cmd:command",
+    "verify": "prodscale.cli.verify_cmd:command",
+    "reanalyze": "prodscale.cli.reanalyze_cmd:command",
+    "lock": "prodscale.cli.lock_cmd:group",
 }
 
 

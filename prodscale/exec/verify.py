@@ -1,0 +1,147 @@
+"""``verify``: re-hash every output against its manifest and every manifest against the lock;
+``verify --rebuild``: recompile from scratch elsewhere, without the cache, and compare bytes.
+
+Findings are data (file, problem); the CLI renders them and exits 3 on any.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from prodscale.core.canon import digest_bytes
+from prodscale.core.manifest import compilation_hash, render_text
+from prodscale.storage.lockfile import LOCK_NAME, LockFile
+
+
+@dataclass(frozen=True)
+class Finding:
+    story: str
+    file: str
+    problem: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"story": self.story, "file": self.file, "problem": self.problem}
+
+
+def verify_outputs(project: Any, stories: list[str] | None = None) -> tuple[list[str], list[Finding]]:
+    """(stories checked, findings) for the project's built outputs."""
+    lock = LockFile.load(project.root)
+    files, _ = project.story_files()
+    names = sorted(stories) if stories else sorted(set(lock.stories) | {sf.name for sf in files})
+    findings: list[Finding] = []
+    for name in names:
+        findings.extend(_verify_story(project, lock, name))
+    return names, findings
+
+
+def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
+    out_dir = project.build_dir / name
+    rel = f"build/{name}"
+    entry = lock.stories.get(name)
+    found: list[Finding] = []
+    if entry is None:
+        return [Finding(name, LOCK_NAME, "no entry for this story (never built, or the entry was removed)")]
+    try:
+        doc = orjson.loads((out_dir / "manifest.json").read_bytes())
+        core, run, stated = doc["core"], doc["run"], doc["compilation_hash"]
+    except FileNotFoundError:
+        return [Finding(name, f"{rel}/manifest.json", "missing")]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return [Finding(name, f"{rel}/manifest.json", "unreadable or not a manifest (tampered?)")]
+    actual = compilation_hash(core)
+    if actual != stated:
+        found.append(Finding(name, f"{rel}/manifest.json",
+                             f"its core hashes to {actual[:10]}... but it states {str(stated)[:10]}... (tampered)"))
+    if entry.get("compilation_hash") != actual:
+        found.append(Finding(name, f"{LOCK_NAME} / {rel}/manifest.json",
+                             f"the lock holds compilation hash {str(entry.get('compilation_hash'))[:10]}..., the "
+                             f"manifest's core hashes to {actual[:10]}... (one of them was changed)"))
+    for key, lock_key in (("story_hash", "story_hash"), ("shot_specs_hash", "shot_specs_hash"),
+                          ("prompt_hash", "prompts_hash"), ("engine", "engine")):
+        if core.get(key) != entry.get(lock_key):
+            found.append(Finding(name, LOCK_NAME, f"{lock_key} differs from build/{name}/manifest.json"))
+    for fname, digest in sorted(core.get("outputs", {}).items()):
+        path = out_dir / fname
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            found.append(Finding(name, f"{rel}/{fname}", "missing"))
+            continue
+        if digest_bytes(data) != digest:
+            found.append(Finding(name, f"{rel}/{fname}", "content does not match the manifest (tampered)"))
+    try:
+        txt = (out_dir / "manifest.txt").read_text(encoding="utf-8")
+        if txt != render_text(core, run):
+            found.append(Finding(name, f"{rel}/manifest.txt", "does not render manifest.json (tampered)"))
+    except FileNotFoundError:
+        found.append(Finding(name, f"{rel}/manifest.txt", "missing"))
+    except UnicodeDecodeError:
+        found.append(Finding(name, f"{rel}/manifest.txt", "not UTF-8 (tampered)"))
+    return found
+
+
+def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list[str], list[Finding]]:
+    """Compile the project's sources from scratch in a temporary folder, without the cache, with
+    the same pins, and compare every output byte for byte (the run record of manifest.json aside)."""
+    from prodscale.exec.builder import Builder
+    from prodscale.storage.project import Project
+
+    names, findings = verify_outputs(project, stories)
+    with tempfile.TemporaryDirectory(prefix="prodscale-verify-") as tmp:
+        root = Path(tmp) / "project"
+        root.mkdir()
+        shutil.copy2(project.config_path, root / project.config_path.name)
+        if (project.root / LOCK_NAME).exists():
+            shutil.copy2(project.root / LOCK_NAME, root / LOCK_NAME)
+        shutil.copytree(project.stories_dir(), root / project.settings.stories_dir, symlinks=False)
+        fresh = Project(root)
+        builder = Builder(fresh)
+        builder.check_drift = False
+        report = builder.build([], keep_going=True)
+        for err in report.errors:
+            findings.append(Finding("?", err.path or "?", f"rebuild failed: {err.message}"))
+        for name in names:
+            findings.extend(_compare(project, fresh, name))
+    return names, findings
+
+
+def _compare(project: Any, fresh: Any, name: str) -> list[Finding]:
+    a_dir, b_dir = project.build_dir / name, fresh.build_dir / name
+    if not b_dir.is_dir():
+        return [Finding(name, f"build/{name}", "the rebuild produced no outputs")]
+    for fname in sorted(p.name for p in b_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        try:
+            mine = (a_dir / fname).read_bytes()
+        except FileNotFoundError:
+            return [Finding(name, f"build/{name}/{fname}", "drift: missing here, produced by the rebuild")]
+        theirs = (b_dir / fname).read_bytes()
+        if fname == "manifest.json":
+            mine_core, theirs_core = _core(mine), _core(theirs)
+            same = mine_core is not None and mine_core == theirs_core
+        elif fname == "manifest.txt":
+            same = _strip_run(mine) == _strip_run(theirs)
+        else:
+            same = mine == theirs
+        if not same:
+            return [Finding(name, f"build/{name}/{fname}", "drift: a clean rebuild without the cache produces "
+                                                            "different bytes (first differing output)")]
+    return []
+
+
+def _core(data: bytes) -> dict[str, Any] | None:
+    try:
+        doc = orjson.loads(data)
+        return {"core": doc["core"], "compilation_hash": doc["compilation_hash"]}
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def _strip_run(data: bytes) -> bytes:
+    return b"\n".join(line for line in data.split(b"\n")
+                      if not line.startswith(b"Compiled At:") and not line.startswith(b"Run ID:"))
