@@ -154,13 +154,13 @@ def _parse_provider(name: str, entry: Any, *, path: str, text: str) -> ProviderC
         raise fail("profile must name a generator profile", "profile", 'e.g. profile = "generic"')
     prices_raw = entry.get("prices")
     if not isinstance(prices_raw, dict) or not prices_raw:
-        raise fail("a price table is required", "prices",
+        raise fail("a price table is required", f"providers.{name}",
                    f'add [providers.{name}.prices."{model}"] with per_request and per_second (minor units)')
     prices: dict[str, ModelPrice] = {}
     for mname, mtable in prices_raw.items():
         prices[mname] = _parse_price(name, mname, mtable, fail)
     if model not in prices:
-        raise fail(f"no price for model '{model}'", "prices", f'add [providers.{name}.prices."{model}"]')
+        raise fail(f"no price for model '{model}'", "model", f'add [providers.{name}.prices."{model}"]')
     retry = _parse_retry(entry.get("retry", {}), fail)
     charged = entry.get("charged_failures", [])
     if not isinstance(charged, list) or not all(isinstance(c, str) and c for c in charged):

@@ -1,0 +1,183 @@
+"""The HTTP JSON provider client (kind ``http``): submit, poll, look up by key, fetch the result.
+
+Standard library only (``http.client``): one connection per call, so a timed-out or dropped
+connection never poisons the next call. Every submit carries the ``Idempotency-Key`` header, so
+retrying a submit is safe: the provider answers a repeated key with the job it already made.
+
+Retries are bounded by the provider's retry policy: 409 (the key is being processed), 429 (with
+``Retry-After`` as the floor of the delay), 5xx, timeouts and dropped connections are retried
+after an exponential back-off with jitter (``prodscale.core.generation.backoff_ms``); other 4xx
+answers are final. When a submit gives up, :class:`CallFailed` says whether the provider may have
+the request (``maybe_sent``): then the credits stay reserved until reconciliation asks the
+provider, by key, what became of it.
+
+The API key is read from the environment variable the config names, kept in a private attribute
+and sent only in the ``Authorization`` header; no message, log line or exception carries it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import time
+from typing import Any, Callable, Mapping
+from urllib.parse import quote, urlsplit
+
+from prodscale.core.generation import ProviderConfig, backoff_ms, parse_retry_after
+from prodscale.errors import ProviderError
+
+RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
+
+
+class CallFailed(Exception):
+    """A provider call that gave up. ``maybe_sent``: the provider may have accepted it."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 maybe_sent: bool = False, final: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.maybe_sent = maybe_sent
+        self.final = final  # the provider answered and retrying cannot help (4xx)
+
+
+class HttpProvider:
+    def __init__(self, config: ProviderConfig, api_key: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        if not api_key or any(c in api_key for c in "\r\n\0"):
+            raise ProviderError(f"the environment variable {config.api_key_env} does not hold a usable API key",
+                                hint="set it to the key your provider gave you (one line, no spaces around it)")
+        self.config = config
+        self.__key = api_key
+        self._sleep = sleep
+        url = urlsplit(config.endpoint)
+        self._https = url.scheme == "https"
+        self._host = url.hostname or "127.0.0.1"
+        self._port = url.port
+        self._prefix = url.path.rstrip("/")
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"HttpProvider({self.config.name!r}, endpoint={self.config.endpoint!r})"
+
+    @classmethod
+    def from_env(cls, config: ProviderConfig, environ: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> "HttpProvider":
+        env = os.environ if environ is None else environ
+        value = env.get(config.api_key_env, "").strip()
+        if not value:
+            raise ProviderError(f"provider '{config.name}' needs an API key in the environment variable "
+                                f"{config.api_key_env}, which is not set",
+                                hint=f"export {config.api_key_env}=... (the sandbox accepts any value)")
+        return cls(config, value, **kwargs)
+
+    # ------------------------------------------------------------------ protocol
+
+    def submit(self, key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST the request under its idempotency key; the job (new or replayed)."""
+        data = self._call("POST", "/v1/generations", key=key, body=body)
+        assert data is not None
+        return data
+
+    def get_job(self, job_id: str, key: str) -> dict[str, Any]:
+        data = self._call("GET", f"/v1/generations/{quote(job_id, safe='')}", key=key)
+        assert data is not None
+        return data
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """The job the provider holds under ``key``, or None if it never got the request."""
+        return self._call("GET", f"/v1/generations?idempotency_key={quote(key, safe='')}", key=key, missing_ok=True)
+
+    def fetch(self, url: str, key: str) -> bytes:
+        """The result behind an output URL on the provider's host."""
+        parts = urlsplit(url)
+        if parts.hostname not in (None, self._host):
+            raise CallFailed("the output URL is on another host; it is recorded, not fetched", final=True)
+        path = parts.path[len(self._prefix):] if parts.path.startswith(self._prefix) else parts.path
+        raw = self._call("GET", path + (f"?{parts.query}" if parts.query else ""), key=key, raw=True)
+        assert isinstance(raw, bytes)
+        return raw
+
+    # ------------------------------------------------------------------ transport
+
+    def _call(self, method: str, path: str, *, key: str, body: Mapping[str, Any] | None = None,
+              missing_ok: bool = False, raw: bool = False) -> Any:
+        policy = self.config.retry
+        payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode() if body is not None else None
+        maybe_sent = False
+        last = "no attempt"
+        last_status: int | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            retry_after: int | None = None
+            last_status = None
+            try:
+                status, headers, data = self._once(method, path, key, payload)
+            except ConnectionRefusedError:
+                last = "connection refused"
+            except (TimeoutError, socket.timeout):
+                maybe_sent = True
+                last = f"no answer within {policy.timeout_ms} ms"
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                maybe_sent = True
+                last = f"connection lost ({type(exc).__name__})"
+            else:
+                if 200 <= status < 300:
+                    if raw:
+                        return data
+                    try:
+                        return json.loads(data)
+                    except ValueError:
+                        maybe_sent = True
+                        last = f"HTTP {status} with a body that is not JSON"
+                elif status == 404 and missing_ok:
+                    return None
+                elif status in RETRY_STATUSES or status >= 500:
+                    code, message = _error_of(data)
+                    last_status = status
+                    if status != 429:
+                        maybe_sent = True
+                    last = f"HTTP {status} {code or ''}".rstrip()
+                    retry_after = parse_retry_after(headers.get("Retry-After"))
+                    if status == 429 and retry_after is not None and retry_after > policy.max_retry_after_ms:
+                        raise CallFailed(f"rate limited for {retry_after // 1000} s (over the retry policy's "
+                                         f"max_retry_after_ms)", status=429, code=code, maybe_sent=maybe_sent)
+                else:
+                    code, message = _error_of(data)
+                    if status in (401, 403):
+                        raise ProviderError(f"provider '{self.config.name}' refused the API key from "
+                                            f"{self.config.api_key_env} (HTTP {status})",
+                                            hint=f"check the value of {self.config.api_key_env}")
+                    raise CallFailed(f"HTTP {status} {code or ''}: {message}".replace("  ", " "), status=status,
+                                     code=code, maybe_sent=maybe_sent, final=True)
+            if attempt < policy.max_attempts:
+                self._sleep(backoff_ms(policy, attempt, key, retry_after_ms=retry_after) / 1000)
+        raise CallFailed(f"gave up after {policy.max_attempts} attempt(s): {last}", status=last_status,
+                         maybe_sent=maybe_sent)
+
+    def _once(self, method: str, path: str, key: str, payload: bytes | None) -> tuple[int, Any, bytes]:
+        self.calls += 1
+        timeout = self.config.retry.timeout_ms / 1000
+        conn_cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = conn_cls(self._host, self._port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {self.__key}", "Accept": "application/json",
+                   "User-Agent": "prodscale"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            headers["Idempotency-Key"] = key
+        try:
+            conn.request(method, self._prefix + path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.headers, data
+        finally:
+            conn.close()
+
+
+def _error_of(data: bytes) -> tuple[str | None, str]:
+    try:
+        err = json.loads(data).get("error") or {}
+        return (str(err.get("code")) if err.get("code") else None), str(err.get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return None, data[:200].decode("utf-8", "replace")
