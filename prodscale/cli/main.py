@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "verify": "prodscale.cli.verify_cmd:command",
     "reanalyze": "prodscale.cli.reanalyze_cmd:command",
     "lock": "prodscale.cli.lock_cmd:group",
+    "jobs": "prodscale.cli.jobs_cmd:group",
 }
 
 
