@@ -41,14 +41,16 @@ def is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-def progress_printer(enabled: bool) -> Callable[[str], None] | None:
+def progress_printer(enabled: bool) -> Callable[[dict[str, Any]], None] | None:
     if not enabled:
         return None
     count = [0]
 
-    def show(name: str) -> None:
+    def show(event: dict[str, Any]) -> None:
+        if event.get("event") != "story":
+            return
         count[0] += 1
-        sys.stderr.write(f"\r\x1b[K[{count[0]}] {name}")
+        sys.stderr.write(f"\r\x1b[K[{count[0]}] {event['story']}")
         sys.stderr.flush()
 
     return show

@@ -22,7 +22,9 @@ import orjson
 from prodscale.core import engines as engines_mod
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, scene_target, story_target
-from prodscale.errors import GraphError, InputError, IntegrityError, ProdscaleError
+from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
+from prodscale.exec.actions import ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk
+from prodscale.exec.executors import InlineExecutor, make_executor
 from prodscale.storage.fs import FileStat, atomic_write, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
 from prodscale.storage.lockfile import LOCK_NAME, LockFile
@@ -124,15 +126,15 @@ class BuildReport:
         }
 
 
-class ActionFailed(Exception):
-    def __init__(self, target: str, exc: BaseException) -> None:
-        super().__init__(f"{target}: {type(exc).__name__}: {exc}")
-        self.target = target
-
-
 class Builder:
-    def __init__(self, project: Project, *, on_progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, project: Project, *, on_progress: Callable[[dict[str, Any]], None] | None = None,
+                 jobs: int | None = None, executor: str = "local", scheduler: str | None = None) -> None:
         self.project = project
+        self.jobs = jobs
+        self.executor_name = executor
+        self.scheduler = scheduler
+        self.state_dirty = False
+        self._inline_worker: Worker | None = None
         self.on_progress = on_progress
         self.state = BuildState(project.state_dir)
         self.log = BuildLog(project.state_dir)
@@ -155,6 +157,11 @@ class Builder:
             from prodscale.storage.cache import Cache
             self._cache = Cache(self.project.state_dir / "cache")
         return self._cache
+
+    def inline_worker(self) -> Worker:
+        if self._inline_worker is None or self._inline_worker.cache is not self.cache:
+            self._inline_worker = Worker(str(self.project.root), cache=self.cache, rule_sets=self.project._rules)
+        return self._inline_worker
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -224,16 +231,10 @@ class Builder:
         sf = by_name[name]
         report = BuildReport(run_id="plan", dry_run=True)
         self.keep_plans = True
-        engine = self.engine_for(name)
-        rules = self.project.rules(engine)
-        text = self.read_text(sf)
-        text_digest = digest_bytes(text.encode("utf-8"))
-        parts = self.story_key_parts(text_digest, engine, rules)
-        self.last_parts[name] = parts
-        st = stat_or_none(sf.abs_path)
-        assert st is not None
         try:
-            self._compile(sf, text, text_digest, digest_obj(parts), engine, rules, report, [], True, st)
+            job = self._start_story(sf, report, [], True, force=True)
+            assert job is not None
+            self._run_jobs(InlineExecutor(), iter([job]), report, keep_going=True)
         finally:
             if self._cache is not None:
                 self._cache.close()
@@ -258,6 +259,7 @@ class Builder:
             if lock is not None:
                 lock.release()
         report.seconds = time.perf_counter() - started
+        self._emit({"event": "done", "exit_code": report.exit_code})
         return report
 
     def _build_locked(self, report: BuildReport, targets: list[str], dry_run: bool, keep_going: bool) -> None:
@@ -278,41 +280,175 @@ class Builder:
             report.errors.extend(file_errors)
             for err in file_errors:
                 report.failed.append(Path(err.path or "?").stem)
-        state_dirty = False
         remove_stale_temps(self.project.build_dir)
-        for sf in files:
-            if not whole_project and sf.name not in wanted:
-                continue
-            sub = [t for t in wanted.get(sf.name, []) if t.scene is not None or t.stage is not None]
-            try:
-                changed = self._build_story(sf, report, sub, dry_run)
-                state_dirty = state_dirty or changed
-            except (InputError, GraphError, IntegrityError) as err:
-                report.errors.append(err)
-                report.failed.append(sf.name)
-                report.stories[sf.name] = StoryOutcome(sf.name, "error", self.engine_for(sf.name))
-                if not keep_going:
-                    break
-            except ActionFailed as err:
-                report.errors.append(ProdscaleError(f"internal error in {err}",
-                                                    hint="this is a bug in prodscale; please report it", ))
-                report.errors[-1].exit_code = 1
-                report.failed.append(err.target)
-                report.stories[sf.name] = StoryOutcome(sf.name, "failed", self.engine_for(sf.name))
-                if not keep_going:
-                    break
-            if self.on_progress is not None:
-                self.on_progress(sf.name)
+        selected = [sf for sf in files if whole_project or sf.name in wanted]
+        executor = InlineExecutor() if dry_run else make_executor(self.executor_name, self.jobs, self.scheduler)
+        stopped = [False]
+
+        def stale_jobs() -> Any:
+            for sf in selected:
+                if stopped[0]:
+                    return
+                sub = [t for t in wanted.get(sf.name, []) if t.scene is not None or t.stage is not None]
+                try:
+                    job = self._start_story(sf, report, sub, dry_run)
+                except (InputError, GraphError, IntegrityError) as err:
+                    self._story_error(sf, report, err)
+                    if not keep_going:
+                        stopped[0] = True
+                    continue
+                if job is None:
+                    self._emit({"event": "story", "story": sf.name, "status": report.stories[sf.name].status})
+                    continue
+                yield job
+
+        try:
+            self._run_jobs(executor, stale_jobs(), report, keep_going=keep_going, stopped=stopped)
+        except BaseException:
+            executor.shutdown(cancel=True)
+            if not dry_run and self.commit and self.state_dirty:
+                self.state.save(report.run_id)  # what finished stays finished
+                self.lock().save()
+            raise
+        executor.shutdown()
         if whole_project and not report.errors and not dry_run and self.commit:
             for name in sorted(set(self.state.stories) - set(by_name)):
                 self._remove_story(name, report)
-                state_dirty = True
+                self.state_dirty = True
             for name in sorted(set(self.lock().stories) - set(by_name)):
                 del self.lock().stories[name]
         if not dry_run and self.commit:
-            if state_dirty:
+            if self.state_dirty:
                 self.state.save(report.run_id)
             self.lock().save()
+
+    def _story_error(self, sf: StoryFile, report: BuildReport, err: ProdscaleError) -> None:
+        report.errors.append(err)
+        report.failed.append(sf.name)
+        report.stories[sf.name] = StoryOutcome(sf.name, "error", self.engine_for(sf.name), rel_path=sf.rel_path)
+        self._emit({"event": "story", "story": sf.name, "status": "error"})
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event)
+
+    def _run_jobs(self, executor: Any, jobs: Any, report: BuildReport, *, keep_going: bool,
+                  stopped: list[bool] | None = None) -> None:
+        """Feed stale stories' tasks to the executor and merge results in story order.
+
+        Scene chunks of a story run as soon as the story is parsed; its aggregation is submitted as
+        soon as its last chunk is in; stories are finalized (manifest, outputs, state) by this
+        process. At most a few stories per worker are in flight, which bounds memory."""
+        stopped = stopped if stopped is not None else [False]
+        pending: dict[Any, tuple[StoryJob, str, int]] = {}
+        active: dict[str, StoryJob] = {}
+        finished: list[StoryJob] = []
+        limit = max(2, 3 * getattr(executor, "workers", 1))
+        planned = [0, 0]
+
+        def submit_chunks(job: StoryJob) -> None:
+            active[job.sf.name] = job
+            planned[0] += 1
+            planned[1] += job.n_actions
+            self._emit({"event": "plan", "stories": planned[0], "actions": planned[1]})
+            if not job.chunks:
+                submit_aggregate(job)
+            for i, chunk in enumerate(job.chunks):
+                fut = executor.submit(run_scene_chunk, job.ctx, job.sf.name, chunk, job.old_for(chunk),
+                                      job.rule_texts, job.needed, **job.inline(executor, self))
+                pending[fut] = (job, "chunk", i)
+
+        def submit_aggregate(job: StoryJob) -> None:
+            if job.needed is not None and story_target(job.sf.name, AGGREGATE) not in job.needed:
+                finish(job)
+                return
+            scenes = [{"index": u.index, "line_offset": u.line_offset, "heading": u.heading, "number": u.number,
+                       "digests": job.digests[u.index]} for u in job.units]
+            old = {k: v for k, v in job.old_targets.items() if k == story_target(job.sf.name, AGGREGATE)}
+            fut = executor.submit(run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts,
+                                  **job.inline(executor, self))
+            pending[fut] = (job, "aggregate", 0)
+
+        def finish(job: StoryJob) -> None:
+            active.pop(job.sf.name, None)
+            if not job.failed:
+                try:
+                    self._finalize(job, report)
+                except (InputError, IntegrityError) as err:
+                    job.failed = True
+                    self._story_error(job.sf, report, err)
+                    if not keep_going:
+                        stopped[0] = True
+            finished.append(job)
+            if not job.failed:
+                outcome = report.stories.get(job.sf.name)
+                self._emit({"event": "story", "story": job.sf.name, "status": outcome.status if outcome else "?"})
+
+        def harvest(block: bool) -> None:
+            done = executor.wait_any(pending) if block else {f for f in pending if f.done()}
+            for fut in sorted(done, key=lambda f: (pending[f][0].sf.name, pending[f][1], pending[f][2])):
+                job, kind, i = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except ActionFailed as exc:
+                    self._task_failed(job, report, exc.target, str(exc), keep_going, stopped)
+                    res = None
+                except Exception as exc:  # a worker died (BrokenProcessPool) or the backend failed
+                    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    self._task_failed(job, report, f"{job.sf.name}", f"a worker failed ({what}); "
+                                      "run the build again: finished work is kept", keep_going, stopped)
+                    res = None
+                if res is not None:
+                    for target, stage, executed in res.events:
+                        self._emit({"event": "action", "target": target, "stage": stage, "executed": executed})
+                    report.problems.extend(res.problems)
+                    report.cached += res.cached
+                if job.failed:
+                    if not any(j is job for j, _, _ in pending.values()):
+                        finish(job)
+                    continue
+                assert res is not None
+                if kind == "chunk":
+                    job.chunk_results[i] = res
+                    for sc in res.scenes:
+                        job.digests[sc["index"]] = sc["digests"]
+                    if all(r is not None for r in job.chunk_results):
+                        submit_aggregate(job)
+                else:
+                    job.agg_result = res
+                    finish(job)
+
+        try:
+            for job in jobs:
+                submit_chunks(job)
+                harvest(block=False)
+                while len(active) >= limit and pending:
+                    harvest(block=True)
+            while pending:
+                harvest(block=True)
+        finally:
+            # merge in story order: the same executed list whatever finished first
+            for job in sorted(finished, key=lambda j: j.sf.name):
+                for r in job.chunk_results:
+                    if r is not None:
+                        report.executed.extend(r.executed)
+                        report.would_run.extend(r.would_run)
+                if job.agg_result is not None:
+                    report.executed.extend(job.agg_result.executed)
+                    report.would_run.extend(job.agg_result.would_run)
+
+    def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,
+                     stopped: list[bool]) -> None:
+        if job.failed:
+            return
+        job.failed = True
+        err = BuildFailed(f"internal error in {message}" if ":" in message and target in message
+                          else message, hint="this is a bug in prodscale if it happens again; please report it")
+        report.errors.append(err)
+        report.failed.append(target)
+        report.stories[job.sf.name] = StoryOutcome(job.sf.name, "failed", job.engine, rel_path=job.sf.rel_path)
+        if not keep_going:
+            stopped[0] = True
 
     def _remove_story(self, name: str, report: BuildReport) -> None:
         rec = self.state.stories.pop(name)
@@ -344,8 +480,10 @@ class Builder:
                 rec.output_stats[fname] = st
         return True
 
-    def _build_story(self, sf: StoryFile, report: BuildReport, sub: list[Target], dry_run: bool) -> bool:
-        """Bring one story up to date. Returns True when the state record changed."""
+    def _start_story(self, sf: StoryFile, report: BuildReport, sub: list[Target], dry_run: bool,
+                     force: bool = False) -> "StoryJob | None":
+        """Up to date (None, recorded in the report) or the story's job: parsed, engine settled, split
+        into scene chunks ready to run."""
         engine = self.engine_for(sf.name)
         self.check_engine(sf, engine)
         rules = self.project.rules(engine)
@@ -362,7 +500,7 @@ class Builder:
         parts = self.story_key_parts(text_digest, engine, rules)
         key = digest_obj(parts)
         self.last_parts[sf.name] = parts
-        if not sub and rec is not None and rec.story_key == key and rec.path == sf.rel_path \
+        if not force and not sub and rec is not None and rec.story_key == key and rec.path == sf.rel_path \
                 and self._outputs_intact(sf.name, rec):
             entry = self.lock().stories.get(sf.name)
             if entry is None:
@@ -377,11 +515,11 @@ class Builder:
                                                    counts=dict(rec.counts))
             if rec.stat != st:
                 rec.stat = st
-                return True
-            return False
+                self.state_dirty = True
+            return None
         if text is None:
             text = self.read_text(sf)
-        return self._compile(sf, text, text_digest, key, engine, rules, report, sub, dry_run, st)
+        return self._prepare(sf, text, text_digest, key, engine, rules, report, sub, dry_run, st)
 
     def _settle_engine(self, sf: StoryFile, story: Any, engine: str) -> tuple[str, str]:
         """(engine, floor) for a parsed story: a new story goes to the default engine, or to its floor
@@ -402,8 +540,9 @@ class Builder:
                              hint=f"move it on purpose: prodscale reanalyze {sf.name} --engine {floor}")
         return pinned, floor
 
-    def _compile(self, sf: StoryFile, text: str, text_digest: str, key: str, engine_version: str, rules: RuleSet,
-                 report: BuildReport, sub: list[Target], dry_run: bool, st: FileStat) -> bool:
+    def _prepare(self, sf: StoryFile, text: str, text_digest: str, key: str, engine_version: str,
+                 rules: RuleSet, report: BuildReport, sub: list[Target], dry_run: bool,
+                 st: FileStat) -> "StoryJob":
         from prodscale.core.fountain import parse
         from prodscale.core.scenes import scene_units, source_lines
 
@@ -417,147 +556,63 @@ class Builder:
         engine = engines_mod.get_engine(engine_version)
         units = scene_units(story)
         needed = self._needed(sf.name, units, engine, sub)
-        cache = self.cache
-        run_id = report.run_id
-        at = now_iso()
         log = self.log.load(sf.name)
-        old_targets: dict[str, Any] = log.get("targets", {})
-        new_targets: dict[str, Any] = dict(old_targets) if sub else {}
-        rule_texts = {}
+        rule_texts: dict[str, str] = {}
         if not dry_run:
+            cache = self.cache
             for fname, rtext in rules.texts.items():
                 rule_texts[fname] = cache.put_blob(rtext.encode("utf-8"))
+        ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
+                          settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
+        scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,
+                   "source": source_lines(text, u.first_line, u.last_line)} for u in units]
+        chunks = [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
+        meta = {"name": sf.name, "path": sf.rel_path, "title_page": {f.key: f.value for f in story.title_page},
+                "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version}
+        return StoryJob(sf=sf, text=text, text_digest=text_digest, key=key, engine=engine_version, floor=floor,
+                        st=st, units=units, needed=needed, old_targets=log.get("targets", {}), log=log, ctx=ctx,
+                        chunks=chunks, chunk_results=[None] * len(chunks), rule_texts=rule_texts, meta=meta,
+                        partial=bool(sub), n_actions=len(units) * len(engine.stages) + 1, rules=rules)
 
-        def run_action(target: str, spec: Any, inputs: dict[str, Any], input_digests: dict[str, str],
-                       extra_log: dict[str, Any], call: Callable[[], dict[str, Any]],
-                       force: bool = False) -> tuple[Any, str | None]:
-            sel = settings.select(spec.settings)
-            comps = _components(spec, engine_version, rules, sel, input_digests)
-            akey = digest_obj(comps)
-            usable = not force and all(v is not None for v in input_digests.values())
-            record = cache.get_action(akey) if usable else None
-            out_obj = None
-            out_digest = None
-            if record is not None:
-                blob = cache.get_blob(record["out"])
-                if blob is not None:
-                    out_obj, out_digest = orjson.loads(blob), record["out"]
-            prev = old_targets.get(target)
-            if out_digest is not None:
-                report.cached += 1
-                entry = {"key": akey, "components": comps, "status": "cached", "run": record.get("run"),
-                         "at": record.get("at"), "out": out_digest, **extra_log}
-                if prev is not None and prev.get("key") == akey:
-                    entry["prev"] = prev.get("prev")
-                new_targets[target] = entry
-                return out_obj, out_digest
-            if dry_run:
-                report.would_run.append(target)
-                new_targets[target] = {"key": akey, "components": comps, "status": "would-run", **extra_log}
-                return None, None
-            try:
-                out_obj = call()
-            except Exception as exc:  # a stage bug: report it with the target, never crash the build
-                raise ActionFailed(target, exc) from exc
-            # floats are refused where outputs become files (pretty_json) and in every key
-            blob = canonical_json(out_obj, check=False)
-            out_digest = cache.put_blob(blob)
-            cache.put_action(akey, {"out": out_digest, "target": target, "run": run_id, "at": at})
-            for name, value in sel.items():
-                cache.put_blob(canonical_json(value))
-            report.executed.append(target)
-            entry = {"key": akey, "components": comps, "status": "executed", "run": run_id, "at": at,
-                     "out": out_digest, "rule_texts": {f: rule_texts.get(f) for f in spec.rule_files}, **extra_log}
-            if prev is not None and prev.get("key") != akey:
-                entry["prev"] = {k: prev.get(k) for k in ("components", "source", "run", "at", "rule_texts", "out")}
-            new_targets[target] = entry
-            return out_obj, out_digest
-
-        scene_results: list[dict[str, Any]] = []
-        with cache.batch():
-            for unit in units:
-                outputs: dict[str, Any] = {}
-                digests: dict[str, str | None] = {}
-                scene_blob = canonical_json(unit.payload)
-                scene_digest = digest_bytes(scene_blob)
-                source: dict[str, Any] = {"first": unit.first_line, "last": unit.last_line}
-                if not dry_run:
-                    source["digest"] = cache.put_blob(source_lines(text, unit.first_line, unit.last_line)
-                                                      .encode("utf-8"))
-                for spec in engine.stages:
-                    target = scene_target(sf.name, unit.index, spec.name)
-                    if needed is not None and target not in needed:
-                        continue
-                    in_digests: dict[str, str | None] = {}
-                    in_objs: dict[str, Any] = {}
-                    for dep in spec.inputs:
-                        if dep == "scene":
-                            in_digests["scene"], in_objs["scene"] = scene_digest, unit.payload
-                        else:
-                            in_digests[dep], in_objs[dep] = digests.get(dep), outputs.get(dep)
-                    rule_data = {f: rules.data[f] for f in spec.rule_files}
-                    sel = settings.select(spec.settings)
-                    obj, dig = run_action(target, spec, in_objs, in_digests, {"source": source},
-                                          lambda spec=spec, in_objs=in_objs, rule_data=rule_data, sel=sel:
-                                          spec.run(in_objs, rule_data, sel))
-                    outputs[spec.name], digests[spec.name] = obj, dig
-                scene_results.append({"unit": unit, "outputs": outputs, "digests": digests})
-
-            if needed is not None and story_target(sf.name, AGGREGATE) not in needed:
-                if self.keep_plans:
-                    self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
-                if not dry_run:
-                    log["targets"] = new_targets
-                    self.log.save(sf.name, log)
-                report.stories[sf.name] = StoryOutcome(sf.name, "partial", engine_version, rel_path=sf.rel_path)
-                return False
-
-            meta = {"name": sf.name, "path": sf.rel_path,
-                    "title_page": {f.key: f.value for f in story.title_page},
-                    "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version}
-            agg_inputs = [{"index": r["unit"].index, "line_offset": r["unit"].line_offset,
-                           "heading": r["unit"].heading, "number": r["unit"].number, **r["outputs"]}
-                          for r in scene_results]
-            agg_digests = {"story": digest_obj(meta),
-                           "scenes": digest_obj([[r["unit"].index, r["unit"].line_offset, r["unit"].heading,
-                                                  r["unit"].number, r["digests"]] for r in scene_results])}
-            if any(d is None for r in scene_results for d in r["digests"].values()):
-                agg_digests["scenes"] = None  # type: ignore[assignment]
-            agg = engine.aggregate
-            agg_rules = {f: rules.data[f] for f in agg.rule_files}
-            agg_sel = settings.select(agg.settings)
-            def aggregate() -> dict[str, Any]:
-                return _aggregate_record(cache, agg.run(meta, agg_inputs, agg_rules, agg_sel))
-
-            result, result_digest = run_action(story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
-                                               aggregate)
-            if result is not None and not all(cache.has_valid_blob(d) for d in result["files"].values()):
-                # the record survived but a file's bytes did not: recompute rather than fail
-                if story_target(sf.name, AGGREGATE) in report.executed:
-                    report.executed.remove(story_target(sf.name, AGGREGATE))
-                else:
-                    report.cached -= 1
-                result, result_digest = run_action(story_target(sf.name, AGGREGATE), agg, {}, agg_digests, {},
-                                                   aggregate, force=True)
+    def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
+        """Merge a story's task results: build log, manifest, outputs, state record, outcome."""
+        sf = job.sf
+        new_targets: dict[str, Any] = dict(job.old_targets) if job.partial else {}
+        for r in job.chunk_results:
+            if r is not None:
+                new_targets.update(r.entries)
+        if job.agg_result is not None:
+            new_targets.update(job.agg_result.entries)
         if self.keep_plans:
-            self.plans[sf.name] = {"targets": new_targets, "text": text, "units": units, "rules": rules}
+            self.plans[sf.name] = {"targets": new_targets, "text": job.text, "units": job.units, "rules": job.rules}
+        dry_run = job.ctx.dry_run
+        if job.agg_result is None:  # only some scene targets were asked for
+            if not dry_run and self.commit:
+                job.log["targets"] = new_targets
+                self.log.save(sf.name, job.log)
+            report.stories[sf.name] = StoryOutcome(sf.name, "partial", job.engine, rel_path=sf.rel_path)
+            return
+        result = job.agg_result.aggregate
         if dry_run or result is None:
-            report.stories[sf.name] = StoryOutcome(sf.name, "stale", engine_version, rel_path=sf.rel_path)
-            return False
+            report.stories[sf.name] = StoryOutcome(sf.name, "stale", job.engine, rel_path=sf.rel_path)
+            return
         summary = result["summary"]
-        result = self._with_manifest(sf, result, text_digest, engine_version, floor, report)
-        if result is None:
-            return False
-        rec = self._write_outputs(sf, result, text_digest, key, self.last_parts[sf.name], engine_version, st,
-                                  len(scene_results) * len(engine.stages) + 1, len(scene_results))
+        self.last_parts[sf.name] = self.last_parts.get(sf.name) or {}
+        result = self._with_manifest(sf, result, job.text_digest, job.engine, job.floor, report)
+        if result is None:  # computed, not committed (reanalyze --dry-run)
+            report.stories[sf.name] = StoryOutcome(sf.name, "staged", job.engine, rel_path=sf.rel_path)
+            return
+        rec = self._write_outputs(sf, result, job.text_digest, job.key, self.last_parts[sf.name], job.engine, job.st,
+                                  job.n_actions, len(job.units))
         self.state.stories[sf.name] = rec
-        log["targets"] = new_targets
-        log["run"] = run_id
-        self.log.save(sf.name, log)
-        report.stories[sf.name] = StoryOutcome(sf.name, summary["status"], engine_version,
-                                               counts=dict(rec.counts), diagnostics=result.get("diagnostics", []),
-                                               rel_path=sf.rel_path, text=text)
-        return True
+        self.state_dirty = True
+        job.log["targets"] = new_targets
+        job.log["run"] = report.run_id
+        self.log.save(sf.name, job.log)
+        diags = result.get("diagnostics", [])
+        report.stories[sf.name] = StoryOutcome(
+            sf.name, summary["status"], job.engine, counts=dict(rec.counts), diagnostics=diags,
+            rel_path=sf.rel_path, text=job.text if any(d.get("severity") != "note" for d in diags) else None)
 
     def _with_manifest(self, sf: StoryFile, result: dict[str, Any], text_digest: str, engine: str, floor: str,
                        report: BuildReport) -> dict[str, Any] | None:
@@ -660,12 +715,43 @@ class Builder:
                            parts=parts, lock_entry=dict(result["lock_entry"]))
 
 
-def _components(spec: Any, engine: str, rules: RuleSet, sel: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    from prodscale.core.keys import components
-    return components(spec, engine, rules.digests, sel, inputs)
+CHUNK_SCENES = 16  # scenes per task: big enough to amortize dispatch, small enough to spread a long story
 
 
-def _aggregate_record(cache: Any, agg_out: dict[str, Any]) -> dict[str, Any]:
-    files = {name: cache.put_blob(data) for name, data in sorted(agg_out["files"].items())}
-    return {"files": files, "summary": agg_out["summary"], "diagnostics": agg_out.get("diagnostics", [])}
+@dataclass
+class StoryJob:
+    """A stale story on its way through the executor."""
 
+    sf: StoryFile
+    text: str
+    text_digest: str
+    key: str
+    engine: str
+    floor: str
+    st: FileStat
+    units: list[Any]
+    needed: set[str] | None
+    old_targets: dict[str, Any]
+    log: dict[str, Any]
+    ctx: TaskContext
+    chunks: list[list[dict[str, Any]]]
+    chunk_results: list[TaskResult | None]
+    rule_texts: dict[str, str]
+    meta: dict[str, Any]
+    partial: bool
+    n_actions: int
+    rules: RuleSet
+    digests: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    agg_result: TaskResult | None = None
+    failed: bool = False
+
+    def old_for(self, chunk: list[dict[str, Any]]) -> dict[str, Any]:
+        """The previous log entries of the chunk's targets (for `why`'s "before")."""
+        prefixes = tuple(f"{self.sf.name}#{sc['index']}:" for sc in chunk)
+        return {k: v for k, v in self.old_targets.items() if k.startswith(prefixes)}
+
+    def inline(self, executor: Any, builder: Builder) -> dict[str, Any]:
+        """Inline tasks share the builder's cache and rule data instead of opening their own."""
+        if isinstance(executor, InlineExecutor):
+            return {"worker": builder.inline_worker()}
+        return {}

@@ -1,0 +1,238 @@
+"""Running actions against the cache: the part of a build that workers do.
+
+A task is a chunk of one story's scenes (each scene's stage chain) or one story's aggregation.
+Tasks are plain functions over picklable arguments, so the same code runs inline (``-j 1``), in a
+local process pool or on Dask workers; each process opens the project's cache once. A task
+returns what it did as data (executed targets, hits, log entries, output digests); the parent
+merges results in story and scene order, so nothing depends on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+from prodscale.core import engines as engines_mod
+from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
+from prodscale.core.keys import components
+from prodscale.core.settings import Settings
+from prodscale.core.targets import scene_target, story_target
+
+AGGREGATE = "aggregate"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every task needs besides its own inputs (small; sent with each task)."""
+
+    root: str
+    engine: str
+    rules_digest: str          # checked by the worker: rule data must not change during a build
+    settings_raw: dict[str, Any]
+    run_id: str
+    at: str
+    dry_run: bool = False
+
+
+@dataclass
+class TaskResult:
+    story: str
+    executed: list[str] = field(default_factory=list)
+    would_run: list[str] = field(default_factory=list)
+    cached: int = 0
+    entries: dict[str, Any] = field(default_factory=dict)
+    scenes: list[dict[str, Any]] = field(default_factory=list)   # per scene: index and stage output digests
+    aggregate: dict[str, Any] | None = None                     # the aggregation record
+    events: list[tuple[str, str, bool]] = field(default_factory=list)  # (target, stage, executed)
+    problems: list[str] = field(default_factory=list)
+
+
+class ActionFailed(Exception):
+    """A stage raised: a bug in prodscale, reported with its target."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(f"{target}: {message}")
+        self.target = target
+
+
+# one (cache, rules) per process and project; the parent passes its own when running inline
+_WORKER: dict[tuple[int, str], Any] = {}
+
+
+class Worker:
+    def __init__(self, root: str, cache: Any = None, rule_sets: dict[str, Any] | None = None) -> None:
+        from pathlib import Path
+
+        from prodscale.storage.cache import Cache
+        self.root = root
+        self.cache = cache if cache is not None else Cache(Path(root) / ".prodscale" / "cache")
+        self.rule_sets: dict[str, Any] = dict(rule_sets or {})
+
+    def rules(self, engine: str) -> Any:
+        if engine not in self.rule_sets:
+            from prodscale.storage.project import load_rules
+            self.rule_sets[engine] = load_rules(engine)
+        return self.rule_sets[engine]
+
+
+def worker_for(ctx: TaskContext) -> Worker:
+    key = (os.getpid(), ctx.root)
+    w = _WORKER.get(key)
+    if w is None:
+        w = _WORKER[key] = Worker(ctx.root)
+    return w
+
+
+def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
+            old: dict[str, Any], rule_texts: dict[str, str]) -> Callable[..., tuple[Any, str | None]]:
+    rules = worker.rules(ctx.engine)
+    if rules.digest != ctx.rules_digest:
+        raise ActionFailed(result.story, f"the rule data of engine {ctx.engine} changed during the build; "
+                                         "run the build again")
+    settings = Settings(raw=ctx.settings_raw)
+    cache = worker.cache
+
+    def run_action(target: str, spec: Any, input_digests: dict[str, str | None], extra_log: dict[str, Any],
+                   call: Callable[[], Any], force: bool = False) -> tuple[Any, str | None]:
+        sel = settings.select(spec.settings)
+        comps = components(spec, ctx.engine, rules.digests, sel, input_digests)
+        akey = digest_obj(comps)
+        usable = not force and all(v is not None for v in input_digests.values())
+        record = cache.get_action(akey) if usable else None
+        out_obj, out_digest = None, None
+        if record is not None:
+            blob = cache.get_blob(record["out"])
+            if blob is not None:
+                out_obj, out_digest = orjson.loads(blob), record["out"]
+        prev = old.get(target)
+        if out_digest is not None:
+            result.cached += 1
+            result.events.append((target, spec.name, False))
+            entry = {"key": akey, "components": comps, "status": "cached", "run": record.get("run"),
+                     "at": record.get("at"), "out": out_digest, **extra_log}
+            if prev is not None and prev.get("key") == akey:
+                entry["prev"] = prev.get("prev")
+            result.entries[target] = entry
+            return out_obj, out_digest
+        if ctx.dry_run:
+            result.would_run.append(target)
+            result.entries[target] = {"key": akey, "components": comps, "status": "would-run", **extra_log}
+            return None, None
+        try:
+            out_obj = call()
+        except Exception as exc:  # a stage bug: report it with the target, never crash the build
+            raise ActionFailed(target, f"{type(exc).__name__}: {exc}") from exc
+        # floats are refused where outputs become files (pretty_json) and in every key
+        out_digest = cache.put_blob(canonical_json(out_obj, check=False))
+        cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at})
+        for value in sel.values():
+            cache.put_blob(canonical_json(value))
+        result.executed.append(target)
+        result.events.append((target, spec.name, True))
+        entry = {"key": akey, "components": comps, "status": "executed", "run": ctx.run_id, "at": ctx.at,
+                 "out": out_digest, "rule_texts": {f: rule_texts.get(f) for f in spec.rule_files}, **extra_log}
+        if prev is not None and prev.get("key") != akey:
+            entry["prev"] = {k: prev.get(k) for k in ("components", "source", "run", "at", "rule_texts", "out")}
+        result.entries[target] = entry
+        return out_obj, out_digest
+
+    return run_action
+
+
+def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], old: dict[str, Any],
+                    rule_texts: dict[str, str], needed: set[str] | None, worker: Worker | None = None) -> TaskResult:
+    """Each scene's stage chain (sanitize -> shot_specs -> prompts; src) for a chunk of scenes.
+
+    ``scenes``: [{"index", "payload", "first", "last", "source"}] where source is the scene's text
+    (kept in the content store so ``why`` can show a diff later)."""
+    worker = worker or worker_for(ctx)
+    engine = engines_mod.get_engine(ctx.engine)
+    result = TaskResult(story)
+    run_action = _runner(ctx, worker, result, old, rule_texts)
+    rules = worker.rules(ctx.engine)
+    settings = Settings(raw=ctx.settings_raw)
+    cache = worker.cache
+    with cache.batch():
+        for sc in scenes:
+            outputs: dict[str, Any] = {}
+            digests: dict[str, str | None] = {}
+            scene_digest = digest_bytes(canonical_json(sc["payload"]))
+            source: dict[str, Any] = {"first": sc["first"], "last": sc["last"]}
+            if not ctx.dry_run:
+                source["digest"] = cache.put_blob(sc["source"].encode("utf-8"))
+            for spec in engine.stages:
+                target = scene_target(story, sc["index"], spec.name)
+                if needed is not None and target not in needed:
+                    continue
+                in_digests: dict[str, str | None] = {}
+                in_objs: dict[str, Any] = {}
+                for dep in spec.inputs:
+                    if dep == "scene":
+                        in_digests["scene"], in_objs["scene"] = scene_digest, sc["payload"]
+                    else:
+                        in_digests[dep], in_objs[dep] = digests.get(dep), outputs.get(dep)
+                rule_data = {f: rules.data[f] for f in spec.rule_files}
+                sel = settings.select(spec.settings)
+                obj, dig = run_action(target, spec, in_digests, {"source": source},
+                                      lambda spec=spec, in_objs=in_objs, rule_data=rule_data, sel=sel:
+                                      spec.run(in_objs, rule_data, sel))
+                outputs[spec.name], digests[spec.name] = obj, dig
+            result.scenes.append({"index": sc["index"], "digests": digests})
+    _move_problems(cache, result)
+    return result
+
+
+def _move_problems(cache: Any, result: TaskResult) -> None:
+    result.problems.extend(cache.problems)
+    cache.problems.clear()
+
+
+def run_aggregate(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[dict[str, Any]],
+                  old: dict[str, Any], rule_texts: dict[str, str], worker: Worker | None = None) -> TaskResult:
+    """The story's aggregation over its scenes' outputs (loaded from the content store by digest).
+
+    ``scenes``: [{"index", "line_offset", "heading", "number", "digests": {stage: digest}}]."""
+    worker = worker or worker_for(ctx)
+    engine = engines_mod.get_engine(ctx.engine)
+    result = TaskResult(story)
+    run_action = _runner(ctx, worker, result, old, rule_texts)
+    rules = worker.rules(ctx.engine)
+    settings = Settings(raw=ctx.settings_raw)
+    cache = worker.cache
+    agg = engine.aggregate
+    target = story_target(story, AGGREGATE)
+    digests = {"story": digest_obj(meta),
+               "scenes": digest_obj([[s["index"], s["line_offset"], s["heading"], s["number"], s["digests"]]
+                                     for s in scenes])}
+
+    def compute() -> dict[str, Any]:
+        inputs = []
+        for s in scenes:
+            outs = {}
+            for stage, dig in s["digests"].items():
+                blob = cache.get_blob(dig)
+                if blob is None:
+                    raise RuntimeError(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from the cache")
+                outs[stage] = orjson.loads(blob)
+            inputs.append({"index": s["index"], "line_offset": s["line_offset"], "heading": s["heading"],
+                           "number": s["number"], **outs})
+        out = agg.run(meta, inputs, {f: rules.data[f] for f in agg.rule_files}, settings.select(agg.settings))
+        files = {name: cache.put_blob(data) for name, data in sorted(out["files"].items())}
+        return {"files": files, "summary": out["summary"], "diagnostics": out.get("diagnostics", [])}
+
+    with cache.batch():
+        record, _ = run_action(target, agg, digests, {}, compute)
+        if record is not None and not all(cache.has_valid_blob(d) for d in record["files"].values()):
+            # the record survived but a file's bytes did not: recompute rather than fail
+            if target in result.executed:
+                result.executed.remove(target)
+            else:
+                result.cached -= 1
+            result.events = [e for e in result.events if e[0] != target]
+            record, _ = run_action(target, agg, digests, {}, compute, force=True)
+    result.aggregate = record
+    _move_problems(cache, result)
+    return result

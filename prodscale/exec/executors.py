@@ -1,0 +1,114 @@
+"""Where tasks run: inline (``-j 1``), a local pool of worker processes, or a Dask cluster.
+
+All three offer ``submit(fn, *args) -> future`` and ``wait_any(futures) -> done futures``; the
+builder schedules against this interface only, so the same rules give the same bytes on any of
+them. Futures expose ``result()`` (raising the task's exception).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from typing import Any, Callable, Iterable
+
+from prodscale.errors import UsageError
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class InlineExecutor:
+    """Runs each task at submit time in this process (``-j 1``, dry runs, ``why``)."""
+
+    name = "inline"
+    workers = 1
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        fut: cf.Future[Any] = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future like a pool would
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        return {f for f in futures if f.done()}
+
+    def shutdown(self, cancel: bool = False) -> None:
+        return None
+
+
+class LocalPoolExecutor:
+    """A pool of worker processes on this machine."""
+
+    name = "local"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        # fork keeps start-up cheap (no re-import); workers open their own cache connection
+        ctx = multiprocessing.get_context("fork")
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+        return set(done)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if cancel:
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster (``--executor dask --scheduler tcp://HOST:PORT``).
+
+    Workers must see the project folder at the same path (a shared file system), as the cache and
+    the content store live there."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UsageError("the dask executor needs the 'distributed' package",
+                             hint="pip install 'prodscale[dask]'") from None
+        if not address:
+            raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+        self._client = Client(address, set_as_default=False)
+        self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # pure=False: the same arguments may legitimately be run again (e.g. after a crash)
+        return self._client.submit(fn, *args, pure=False, **kwargs)
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._client.close()
+
+
+def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
+    if name == "dask":
+        return DaskExecutor(scheduler)
+    if name != "local":
+        raise UsageError(f"unknown executor '{name}'", hint="use local or dask")
+    n = jobs if jobs is not None else usable_cores()
+    if n < 1:
+        raise UsageError("-j needs a number of workers of at least 1")
+    return InlineExecutor() if n == 1 else LocalPoolExecutor(n)
