@@ -1,0 +1,180 @@
+"""Under every injected fault, 200 seeded trials: never a double charge, the ledger balances,
+no reservation leaks after reconciling.
+
+Each trial runs the real orchestration (reserve -> submit with Idempotency-Key -> poll -> capture)
+against the in-process sandbox on 127.0.0.1 with every fault on at a high rate, short timeouts
+and credits that do not cover every clip; then reconciles until nothing is in flight and checks
+the provider's charge log against the ledger.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from prodscale.core.generation import (ModelPrice, ProviderConfig, RetryPolicy, canonical_request, estimate_cost,
+                                       idempotency_key)
+from prodscale.exec.generate import Clip, Generator
+from prodscale.providers.http_client import HttpProvider
+from prodscale.providers.sandbox import ALL_FAULTS, SandboxConfig, SandboxServer
+from prodscale.storage.ledger import Ledger, RunToken
+
+TRIALS = 200
+CLIPS_PER_TRIAL = 5
+DURATIONS = (4000, 6000, 8000, 10000)
+WORKERS = 4  # trials run 4 at a time, each against its own in-process sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig()) as srv:
+        yield srv
+
+
+def provider_for(url: str, **retry: int) -> ProviderConfig:
+    policy = RetryPolicy(**{"max_attempts": 3, "base_delay_ms": 1, "max_delay_ms": 4, "max_retry_after_ms": 1000,
+                            "timeout_ms": 40, "poll_interval_ms": 0, "poll_timeout_ms": 3000, **retry})
+    return ProviderConfig(name="sandbox", kind="http", endpoint=url, model="sandbox-v1", api_key_env="SANDBOX_KEY",
+                          profile="generic", prices={"sandbox-v1": ModelPrice(1, 5)}, retry=policy,
+                          charged_failures=("safety_refusal",), max_concurrency=4)
+
+
+def make_clips(provider: ProviderConfig, trial: int, n: int) -> list[Clip]:
+    clips = []
+    for i in range(n):
+        c = {"id": f"{i + 1}-1", "prompt": f"Trial {trial}, shot {i}: a boat at dawn.", "negative_prompt": "text",
+             "duration_ms": DURATIONS[(trial + i) % len(DURATIONS)], "aspect": "16:9", "seed": trial * 100 + i,
+             "profile": "generic"}
+        req = canonical_request(provider, c)
+        clips.append(Clip("story", c["id"], req, idempotency_key(req), estimate_cost(provider, req["duration_ms"])))
+    return clips
+
+
+def reconcile_until_settled(provider: ProviderConfig, client: HttpProvider, ledger: Ledger, state_dir: Path,
+                            build_dir: Path, sandbox: SandboxServer, rounds: int = 30) -> int:
+    """Reconcile (faults still on) until nothing is in flight; after half the rounds the provider recovers."""
+    for n in range(rounds):
+        if not ledger.in_flight():
+            return n
+        if n == rounds // 2:
+            sandbox.state.config.fail_rate = 0.0
+        with RunToken(state_dir) as token:
+            Generator(provider, client, ledger, token, build_dir=build_dir).reconcile()
+    assert not ledger.in_flight(), ledger.in_flight()
+    return rounds
+
+
+def check_invariants(ledger: Ledger, sandbox: SandboxServer, topup: int) -> dict[str, int]:
+    charges = sandbox.charges()
+    # never a double charge: one charge per distinct key at the provider
+    assert charges["count"] == charges["distinct_keys"], charges
+    check = ledger.check()
+    summary = ledger.summary()
+    # the ledger balances: balance == top-ups - captured, and equals the provider's net charges
+    assert check["ok"], check
+    assert summary["balance"] == topup - summary["spent"]
+    assert summary["spent"] == charges["net"], (summary, charges)
+    assert summary["balance"] >= 0
+    # no reservation leaks after reconciling
+    assert summary["reserved"] == 0 and not ledger.in_flight()
+    rows = ledger.rows()
+    for charge in charges["charges"]:  # every charged key is settled in the ledger, never released
+        assert rows[charge["key"]]["state"] in ("completed", "failed"), rows[charge["key"]]
+    return {"charges": charges["count"], "keys": charges["distinct_keys"], "net": charges["net"],
+            "spent": summary["spent"], "balance": summary["balance"]}
+
+
+def run_trial(trial: int, sandbox: SandboxServer, root: Path) -> dict[str, int]:
+    sandbox.state.reset(SandboxConfig(seed=trial, fail_rate=0.5, faults=ALL_FAULTS, hang_s=0.06, slow_s=0.005,
+                                      retry_after_s=0, polls_to_finish=1 + trial % 2))
+    provider = provider_for(sandbox.url)
+    client = HttpProvider(provider, "sk_test_trial")
+    state_dir, build_dir = root / f"t{trial}" / ".prodscale", root / f"t{trial}" / "build"
+    ledger = Ledger.for_state_dir(state_dir)
+    clips = make_clips(provider, trial, CLIPS_PER_TRIAL)
+    topup = sum(c.estimate for c in clips) - (clips[-1].estimate if trial % 3 == 0 else 0)  # sometimes short
+    ledger.top_up(topup)
+    with RunToken(state_dir) as token:
+        report = Generator(provider, client, ledger, token, build_dir=build_dir, jobs=1 + trial % 3).run(clips)
+    reconciled = reconcile_until_settled(provider, client, ledger, state_dir, build_dir, sandbox)
+    # a second run of the same clips never charges again
+    with RunToken(state_dir) as token:
+        Generator(provider, client, ledger, token, build_dir=build_dir, jobs=2).run(clips)
+    reconcile_until_settled(provider, client, ledger, state_dir, build_dir, sandbox)
+    got = check_invariants(ledger, sandbox, topup)
+    counts = report.counts()
+    with sandbox.state.lock:
+        posts = sum(sandbox.state.posts.values())
+    return {"charges": got["charges"], "keys": got["keys"], "posts": posts, "reconcile_rounds": reconciled,
+            **{k: counts.get(k, 0) for k in ("completed", "failed", "refused", "in-flight")}}
+
+
+@pytest.mark.stress
+def test_200_trials_under_every_fault(tmp_path: Path) -> None:
+    started = time.monotonic()
+    servers: queue.Queue[SandboxServer] = queue.Queue()
+    for _ in range(WORKERS):
+        servers.put(SandboxServer(SandboxConfig()).start())
+
+    def one(trial: int) -> dict[str, int]:
+        srv = servers.get()
+        try:
+            return run_trial(trial, srv, tmp_path)
+        finally:
+            servers.put(srv)
+
+    try:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            results = list(pool.map(one, range(TRIALS)))
+    finally:
+        while not servers.empty():
+            servers.get().stop()
+    totals = {k: sum(r[k] for r in results) for k in results[0]}
+    elapsed = time.monotonic() - started
+    print(f"\n{TRIALS} trials in {elapsed:.1f}s: {totals}")
+    assert totals["charges"] == totals["keys"] > 0
+    assert totals["posts"] > totals["keys"]          # the faults did force retries
+    assert totals["failed"] > 0 and totals["refused"] > 0 and totals["in-flight"] > 0
+
+
+def test_retry_never_duplicates_a_charge_drop_after_charge(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """Every POST is answered by a dropped connection after the charge: retries replay, never re-charge."""
+    sandbox.state.reset(SandboxConfig(seed=1, fail_rate=1.0, faults=("drop-after-charge",)))
+    provider = provider_for(sandbox.url)
+    client = HttpProvider(provider, "sk_test_x")
+    ledger = Ledger.for_state_dir(tmp_path)
+    clips = make_clips(provider, 1, 3)
+    ledger.top_up(10_000)
+    with RunToken(tmp_path) as token:
+        report = Generator(provider, client, ledger, token, build_dir=tmp_path / "build").run(clips)
+    assert report.counts() == {"in-flight": 3}                 # ambiguous: credits stay reserved
+    assert ledger.summary()["reserved"] == sum(c.estimate for c in clips)
+    sandbox.state.config.fail_rate = 0.0
+    reconcile_until_settled(provider, client, ledger, tmp_path, tmp_path / "build", sandbox)
+    got = check_invariants(ledger, sandbox, 10_000)
+    assert got["charges"] == 3
+    assert all(n == provider.retry.max_attempts for n in sandbox.state.posts.values())
+
+
+def test_rate_limit_and_unreachable(sandbox: SandboxServer, tmp_path: Path) -> None:
+    sandbox.state.reset(SandboxConfig(seed=2, fail_rate=1.0, faults=("429",), retry_after_s=0))
+    provider = provider_for(sandbox.url)
+    ledger = Ledger.for_state_dir(tmp_path)
+    ledger.top_up(10_000)
+    clips = make_clips(provider, 2, 2)
+    with RunToken(tmp_path) as token:
+        report = Generator(provider, HttpProvider(provider, "k"), ledger, token, build_dir=tmp_path / "b").run(clips)
+    assert set(report.counts()) <= {"unsent"} and ledger.summary()["reserved"] == 0
+    assert sandbox.charges()["count"] == 0
+    # nothing listens on the endpoint: the hold is released and the run stops at the first clip
+    dead = provider_for("http://127.0.0.1:9", max_attempts=2)
+    with RunToken(tmp_path) as token:
+        report = Generator(dead, HttpProvider(dead, "k"), ledger, token, build_dir=tmp_path / "b").run(
+            make_clips(dead, 3, 3))
+    assert report.error and "unreachable" in report.error
+    assert report.counts() == {"unsent": 3} and ledger.summary()["reserved"] == 0
