@@ -206,3 +206,13 @@ def test_missing_key_and_bad_config(project: Path, capsys: pytest.CaptureFixture
     rc, _, err = run(capsys, "generate", STORY, "--dry-run", "-C", str(project))
     line = next(i for i, t in enumerate(toml.read_text(encoding="utf-8").splitlines(), 1) if "per_second" in t)
     assert rc == 2 and f"prodscale.toml:{line}: error: providers.sandbox" in err
+
+
+def test_stale_prompts_refused_but_provider_edits_do_not_stale(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = project / "prodscale.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("timeout_ms = 5000", "timeout_ms = 4000"),
+                    encoding="utf-8")
+    assert run(capsys, "generate", STORY, "--dry-run", "-C", str(project))[0] == 0
+    toml.write_text(toml.read_text(encoding="utf-8").replace('aspect = "16:9"', 'aspect = "9:16"'), encoding="utf-8")
+    rc, _, err = run(capsys, "generate", STORY, "--dry-run", "-C", str(project))
+    assert rc == 2 and "not up to date" in err and "prodscale build" in err

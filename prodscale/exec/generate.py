@@ -130,7 +130,10 @@ def load_clips(project: Any, stories: list[str], provider: ProviderConfig, *,
     if check_fresh:
         from prodscale.exec.builder import Builder
         from prodscale.exec.status import story_lines
-        stale = [r for r in story_lines(Builder(project)) if r["story"] in selected and r["state"] != "up-to-date"]
+        # the prompts do not depend on [providers] or [budget]: editing those does not make them stale
+        ignorable = {"settings [providers] changed", "settings [budget] changed"}
+        stale = [r for r in story_lines(Builder(project)) if r["story"] in selected and r["state"] != "up-to-date"
+                 and not (r.get("reasons") and set(r["reasons"]) <= ignorable)]
         if stale:
             names = ", ".join(r["story"] for r in stale)
             raise UsageError(f"the prompts of {names} are not up to date with the stories",
