@@ -121,6 +121,12 @@ def wait(project: Project, job_id: str, timeout: float | None = None, *, poll: f
             store.refresh()
             job = get_job(store, job_id)
             if job.terminal:
+                proc = _SPAWNED.pop(job_id, None)
+                if proc is not None:  # ours: it has written its end, let it exit and reap it
+                    try:
+                        proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        _SPAWNED[job_id] = proc
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 return None
