@@ -35,6 +35,7 @@ class TaskContext:
     run_id: str
     at: str
     dry_run: bool = False
+    cache_generation: int = 0  # bumped when the build process replaced a damaged cache
 
 
 @dataclass
@@ -59,7 +60,7 @@ class ActionFailed(Exception):
 
 
 # one (cache, rules) per process and project; the parent passes its own when running inline
-_WORKER: dict[tuple[int, str], Any] = {}
+_WORKER: dict[tuple[int, str, int], Any] = {}
 
 
 class Worker:
@@ -68,7 +69,7 @@ class Worker:
 
         from prodscale.storage.cache import Cache
         self.root = root
-        self.cache = cache if cache is not None else Cache(Path(root) / ".prodscale" / "cache")
+        self.cache = cache if cache is not None else Cache(Path(root) / ".prodscale" / "cache", shared=True)
         self.rule_sets: dict[str, Any] = dict(rule_sets or {})
 
     def rules(self, engine: str) -> Any:
@@ -79,7 +80,7 @@ class Worker:
 
 
 def worker_for(ctx: TaskContext) -> Worker:
-    key = (os.getpid(), ctx.root)
+    key = (os.getpid(), ctx.root, ctx.cache_generation)
     w = _WORKER.get(key)
     if w is None:
         w = _WORKER[key] = Worker(ctx.root)
@@ -128,8 +129,6 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         # floats are refused where outputs become files (pretty_json) and in every key
         out_digest = cache.put_blob(canonical_json(out_obj, check=False))
         cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at})
-        for value in sel.values():
-            cache.put_blob(canonical_json(value))
         result.executed.append(target)
         result.events.append((target, spec.name, True))
         entry = {"key": akey, "components": comps, "status": "executed", "run": ctx.run_id, "at": ctx.at,

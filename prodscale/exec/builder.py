@@ -25,6 +25,7 @@ from prodscale.core.targets import Target, parse_target, scene_target, story_tar
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.exec.actions import ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk
 from prodscale.exec.executors import InlineExecutor, make_executor
+from prodscale.storage.cache import CacheDamaged
 from prodscale.storage.fs import FileStat, atomic_write, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
 from prodscale.storage.lockfile import LOCK_NAME, LockFile
@@ -135,6 +136,8 @@ class Builder:
         self.scheduler = scheduler
         self.state_dirty = False
         self._inline_worker: Worker | None = None
+        self._stored_texts: dict[str, dict[str, str]] = {}
+        self.cache_generation = 0
         self.on_progress = on_progress
         self.state = BuildState(project.state_dir)
         self.log = BuildLog(project.state_dir)
@@ -198,7 +201,8 @@ class Builder:
         """What a story's outputs depend on, coarsely: if none of it changed, nothing needs to run."""
         raw = self.project.settings.raw
         return {"text": text_digest, "engine": engine, "rules": dict(rules.digests),
-                "settings": {section: digest_obj(raw[section]) for section in sorted(raw)},
+                "settings": {section: digest_obj(raw[section]) for section in sorted(raw)
+                             if section not in GENERATION_ONLY},
                 "code": self.fingerprint(), "parser": engines_mod.PARSER_VERSION}
 
     def read_text(self, sf: StoryFile) -> str:
@@ -343,6 +347,7 @@ class Builder:
         pending: dict[Any, tuple[StoryJob, str, int]] = {}
         active: dict[str, StoryJob] = {}
         finished: list[StoryJob] = []
+        retry: list[StoryJob] = []  # jobs whose work was lost with a damaged cache: re-run inline
         limit = max(2, 3 * getattr(executor, "workers", 1))
         planned = [0, 0]
 
@@ -369,11 +374,28 @@ class Builder:
                                   **job.inline(executor, self))
             pending[fut] = (job, "aggregate", 0)
 
+        def damaged(job: StoryJob, reason: str) -> None:
+            """The cache was damaged under running work: heal it once, re-run what was in flight."""
+            if job.generation == self.cache_generation:
+                self.cache.heal(reason)
+                self.cache_generation += 1
+                self._stored_texts.clear()
+                for version in sorted({j.engine for j in active.values()} | {job.engine}):
+                    self._store_texts(version)
+            for other in list(active.values()):
+                if other not in retry:
+                    retry.append(other)
+                active.pop(other.sf.name, None)
+
         def finish(job: StoryJob) -> None:
             active.pop(job.sf.name, None)
             if not job.failed:
                 try:
                     self._finalize(job, report)
+                except CacheDamaged as exc:
+                    active[job.sf.name] = job
+                    damaged(job, str(exc))
+                    return
                 except (InputError, IntegrityError) as err:
                     job.failed = True
                     self._story_error(job.sf, report, err)
@@ -388,8 +410,13 @@ class Builder:
             done = executor.wait_any(pending) if block else {f for f in pending if f.done()}
             for fut in sorted(done, key=lambda f: (pending[f][0].sf.name, pending[f][1], pending[f][2])):
                 job, kind, i = pending.pop(fut)
+                if job in retry or job.generation != self.cache_generation:
+                    continue  # its results went to a cache that has since been replaced
                 try:
                     res = fut.result()
+                except CacheDamaged as exc:
+                    damaged(job, str(exc))
+                    continue
                 except ActionFailed as exc:
                     self._task_failed(job, report, exc.target, str(exc), keep_going, stopped)
                     res = None
@@ -420,12 +447,26 @@ class Builder:
 
         try:
             for job in jobs:
+                if self.cache_generation:
+                    job.restart(self.cache_generation)
                 submit_chunks(job)
                 harvest(block=False)
                 while len(active) >= limit and pending:
                     harvest(block=True)
             while pending:
                 harvest(block=True)
+            if retry:
+                again = sorted(retry, key=lambda j: j.sf.name)
+                retry.clear()
+                if self.cache_generation > 3:
+                    for job in again:
+                        self._task_failed(job, report, job.sf.name, "the cache keeps getting damaged during the "
+                                          "build; check the disk, then run the build again", True, stopped)
+                        finished.append(job)
+                else:
+                    for job in again:
+                        job.restart(self.cache_generation)
+                    self._run_jobs(InlineExecutor(), iter(again), report, keep_going=keep_going, stopped=stopped)
         finally:
             # merge in story order: the same executed list whatever finished first
             for job in sorted(finished, key=lambda j: j.sf.name):
@@ -559,9 +600,7 @@ class Builder:
         log = self.log.load(sf.name)
         rule_texts: dict[str, str] = {}
         if not dry_run:
-            cache = self.cache
-            for fname, rtext in rules.texts.items():
-                rule_texts[fname] = cache.put_blob(rtext.encode("utf-8"))
+            rule_texts = self._store_texts(engine_version)
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
         scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,
@@ -573,6 +612,18 @@ class Builder:
                         st=st, units=units, needed=needed, old_targets=log.get("targets", {}), log=log, ctx=ctx,
                         chunks=chunks, chunk_results=[None] * len(chunks), rule_texts=rule_texts, meta=meta,
                         partial=bool(sub), n_actions=len(units) * len(engine.stages) + 1, rules=rules)
+
+    def _store_texts(self, version: str) -> dict[str, str]:
+        """The texts `why` diffs later (rule files, settings), stored once per build and engine."""
+        stored = self._stored_texts.get(version)
+        if stored is None:
+            cache, rules = self.cache, self.project.rules(version)
+            stored = self._stored_texts[version] = {f: cache.put_blob(t.encode("utf-8"))
+                                                    for f, t in rules.texts.items()}
+            for spec in engines_mod.get_engine(version).stages:
+                for value in self.project.settings.select(spec.settings).values():
+                    cache.put_blob(canonical_json(value))
+        return stored
 
     def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
         """Merge a story's task results: build log, manifest, outputs, state record, outcome."""
@@ -695,7 +746,7 @@ class Builder:
             if not same:
                 data = cache.get_blob(digest)
                 if data is None:
-                    raise InputError(f"output {fname} missing from the cache; run the build again")
+                    raise CacheDamaged(f"output {fname} of {sf.name} vanished from the cache")
                 atomic_write(path, data)
                 current = stat_or_none(path)
             outputs[fname] = digest
@@ -714,6 +765,9 @@ class Builder:
                            status=summary["status"], outputs=outputs, output_stats=stats, counts=counts,
                            parts=parts, lock_entry=dict(result["lock_entry"]))
 
+
+# settings sections no compilation reads (generation only): editing them leaves stories up to date
+GENERATION_ONLY = ("providers", "budget")
 
 CHUNK_SCENES = 16  # scenes per task: big enough to amortize dispatch, small enough to spread a long story
 
@@ -744,6 +798,18 @@ class StoryJob:
     digests: dict[int, dict[str, str | None]] = field(default_factory=dict)
     agg_result: TaskResult | None = None
     failed: bool = False
+
+    generation: int = 0
+
+    def restart(self, generation: int) -> None:
+        """Forget task results (they went to a replaced cache) and run again against ``generation``."""
+        from dataclasses import replace
+        self.generation = generation
+        self.ctx = replace(self.ctx, cache_generation=generation)
+        self.chunk_results = [None] * len(self.chunks)
+        self.digests = {}
+        self.agg_result = None
+        self.failed = False
 
     def old_for(self, chunk: list[dict[str, Any]]) -> dict[str, Any]:
         """The previous log entries of the chunk's targets (for `why`'s "before")."""

@@ -45,6 +45,23 @@ class InlineExecutor:
         return None
 
 
+def _worker_init() -> None:
+    """Runs in each forked worker: never hold the project lock, die with the parent, leave Ctrl-C to it."""
+    import signal
+
+    from prodscale.storage.lock import release_inherited
+    release_inherited()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # Linux: a worker whose build was killed exits instead of lingering as an orphan
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 class LocalPoolExecutor:
     """A pool of worker processes on this machine."""
 
@@ -54,7 +71,7 @@ class LocalPoolExecutor:
         self.workers = workers
         # fork keeps start-up cheap (no re-import); workers open their own cache connection
         ctx = multiprocessing.get_context("fork")
-        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future[Any]:
         return self._pool.submit(fn, *args, **kwargs)

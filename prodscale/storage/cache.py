@@ -29,22 +29,44 @@ AC_PREFIX = "a:"
 CAS_PREFIX = "c:"
 
 
+class CacheDamaged(Exception):
+    """Raised in a worker (which must not replace a cache others use): the build process heals it."""
+
+
+# no memory-mapped reads: a damaged or truncated database must raise an error, never SIGBUS a worker
+_SETTINGS = {"eviction_policy": "none", "size_limit": 2**62, "statistics": 0, "tag_index": 0,
+             "sqlite_mmap_size": 0}
+
+
 class Cache:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, shared: bool = False) -> None:
         self.directory = directory
+        self.shared = shared  # True in workers: damage is reported (CacheDamaged), not healed here
         self.problems: list[str] = []
+        self._buffer: dict[str, bytes] | None = None
         self._cache = self._open()
 
     def _open(self) -> diskcache.Cache:
         try:
-            cache = diskcache.Cache(str(self.directory), eviction_policy="none", size_limit=2**62,
-                                    statistics=0, tag_index=0)
+            cache = diskcache.Cache(str(self.directory), **_SETTINGS)
             cache.get("probe")
             return cache
         except (sqlite3.DatabaseError, OSError) as exc:
+            if self.shared:
+                raise CacheDamaged(str(exc)) from None
             self.problems.append(f"cache database unreadable ({exc}); starting an empty cache")
             self._discard()
-            return diskcache.Cache(str(self.directory), eviction_policy="none", size_limit=2**62)
+            return diskcache.Cache(str(self.directory), **_SETTINGS)
+
+    def heal(self, reason: str) -> None:
+        """Replace a damaged database by an empty cache (the build process only, under the lock)."""
+        self.problems.append(f"cache database damaged ({reason}); starting an empty cache")
+        try:
+            self._cache.close()
+        except Exception:  # pragma: no cover - closing a broken db
+            pass
+        self._discard()
+        self._cache = diskcache.Cache(str(self.directory), **_SETTINGS)
 
     def _discard(self) -> None:
         aside = self.directory.with_name(f"{self.directory.name}.corrupt-{time.time_ns()}")
@@ -58,13 +80,9 @@ class Cache:
         try:
             return fn(*args)
         except sqlite3.DatabaseError as exc:
-            self.problems.append(f"cache database damaged ({exc}); starting an empty cache")
-            try:
-                self._cache.close()
-            except Exception:  # pragma: no cover - closing a broken db
-                pass
-            self._discard()
-            self._cache = diskcache.Cache(str(self.directory), eviction_policy="none", size_limit=2**62)
+            if self.shared:
+                raise CacheDamaged(str(exc)) from None
+            self.heal(str(exc))
             return default
 
     def close(self) -> None:
@@ -72,6 +90,8 @@ class Cache:
 
     # -- content store -------------------------------------------------------------------------
     def get_blob(self, digest: str) -> bytes | None:
+        if self._buffer is not None and CAS_PREFIX + digest in self._buffer:
+            return self._buffer[CAS_PREFIX + digest]
         data = self._guard(self._cache.get, CAS_PREFIX + digest)
         if data is None:
             return None
@@ -89,14 +109,22 @@ class Cache:
         return bool(self._guard(self._cache.__contains__, CAS_PREFIX + digest, default=False))
 
     def put_blob(self, data: bytes) -> str:
+        """Store bytes under their digest. Always written (a present entry may be corrupt: writing
+        again is what heals it), except twice within one batch."""
         digest = digest_bytes(data)
         key = CAS_PREFIX + digest
-        self._guard(self._cache.set, key, data)
+        if self._buffer is not None:
+            self._buffer[key] = data
+        else:
+            self._guard(self._cache.set, key, data)
         return digest
 
     # -- action cache --------------------------------------------------------------------------
     def get_action(self, key: str) -> dict[str, Any] | None:
-        raw = self._guard(self._cache.get, AC_PREFIX + key)
+        if self._buffer is not None and AC_PREFIX + key in self._buffer:
+            raw: Any = self._buffer[AC_PREFIX + key]
+        else:
+            raw = self._guard(self._cache.get, AC_PREFIX + key)
         if raw is None:
             return None
         if not isinstance(raw, bytes) or len(raw) < 65 or hashlib.sha256(raw[65:]).hexdigest().encode() != raw[:64]:
@@ -108,7 +136,11 @@ class Cache:
 
     def put_action(self, key: str, record: dict[str, Any]) -> None:
         payload = canonical_json(record)
-        self._guard(self._cache.set, AC_PREFIX + key, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        value = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+        if self._buffer is not None:
+            self._buffer[AC_PREFIX + key] = value
+        else:
+            self._guard(self._cache.set, AC_PREFIX + key, value)
 
     # -- small records (run records of compilations) -------------------------------------------
     def get_meta(self, name: str) -> dict[str, Any] | None:
@@ -119,16 +151,28 @@ class Cache:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group many writes in one SQLite transaction (about 3x faster)."""
-        try:
-            with self._cache.transact():
-                yield
-        except sqlite3.DatabaseError as exc:
-            self._guard(self._raise, exc)
+        """Buffer writes and store them in one short SQLite transaction at the end.
 
-    @staticmethod
-    def _raise(exc: BaseException) -> None:
-        raise exc
+        Holding a transaction open while stages compute would serialize every worker on SQLite's
+        single writer lock; buffering keeps the lock for milliseconds. Reads see buffered writes. A
+        crash before the flush loses only cache entries, never correctness."""
+        if self._buffer is not None:  # nested: the outer batch flushes
+            yield
+            return
+        self._buffer = {}
+        try:
+            yield
+            items = sorted(self._buffer.items())
+            self._buffer = None
+            if items:
+                self._guard(self._flush, items)
+        finally:
+            self._buffer = None
+
+    def _flush(self, items: list[tuple[str, bytes]]) -> None:
+        with self._cache.transact():
+            for key, value in items:
+                self._cache.set(key, value)
 
     # -- maintenance ---------------------------------------------------------------------------
     def keys(self) -> list[str]:

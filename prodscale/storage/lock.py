@@ -16,6 +16,21 @@ from typing import Callable
 from prodscale.errors import LockBusy
 
 
+# fds of locks this process holds: forked workers close their copies (see release_inherited), so a
+# killed build's orphaned workers can never keep the project locked
+HELD_FDS: set[int] = set()
+
+
+def release_inherited() -> None:
+    """In a forked child: close the inherited lock fds (the parent keeps the lock)."""
+    for fd in list(HELD_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    HELD_FDS.clear()
+
+
 class ProjectLock:
     def __init__(self, state_dir: Path, command: str) -> None:
         self.path = state_dir / "lock"
@@ -55,6 +70,7 @@ class ProjectLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({self.command})\n".encode(), 0)
         self._fd = fd
+        HELD_FDS.add(fd)
         return self
 
     def release(self) -> None:
@@ -65,6 +81,7 @@ class ProjectLock:
                 pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
+            HELD_FDS.discard(self._fd)
             self._fd = None
 
     def __enter__(self) -> "ProjectLock":
