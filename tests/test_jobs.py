@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """prodscale in a process of its own (a background job must outlive the command that started it)."""
-    return subprocess.run([sys.executable, "-m", "prodscale", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "prodscale", *args], check=False, capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, stdin=subprocess.DEVNULL)
 
 
@@ -40,7 +40,7 @@ def big(root: Path, n: int = 8) -> Path:
     return make_project(root, {f"s{i}": story(60, title=f"S{i}", start=1000 * i) for i in range(n)})
 
 
-def jobs_json(capsys, root: Path) -> dict:  # type: ignore[no-untyped-def]
+def jobs_json(capsys: pytest.CaptureFixture[str], root: Path) -> dict:  # type: ignore[type-arg]
     code, out, err = run(capsys, "jobs", "--json", "-C", str(root))
     assert code == 0, err
     return {j["id"]: j for j in orjson.loads(out)["jobs"]}
@@ -74,7 +74,7 @@ def attempt_lines(root: Path, job_id: str) -> list[list[str]]:
 
 # -- end to end ------------------------------------------------------------------------------------
 
-def test_background_build_equals_foreground_and_is_listed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_background_build_equals_foreground_and_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fg, bg = small(tmp_path / "fg"), small(tmp_path / "bg")
     code, report = build_json(capsys, fg)
     assert code == 0
@@ -99,7 +99,7 @@ def test_background_build_equals_foreground_and_is_listed(tmp_path: Path, capsys
     assert code == 0 and again["executed"] == []
 
 
-def test_killed_job_is_dead_and_resume_finishes_without_redoing_work(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_killed_job_is_dead_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root, ref = big(tmp_path / "p"), big(tmp_path / "ref")
     job_id = start(root, "-j", "1")
     first = root / "build" / "s0" / "manifest.json"
@@ -143,7 +143,7 @@ def without_temps(files: dict[str, bytes]) -> dict[str, bytes]:
     return {k: v for k, v in files.items() if not (k.rsplit("/", 1)[-1].startswith(".") and k.endswith(".tmp"))}
 
 
-def test_cancel_stops_the_job_and_resume_completes_it(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_stops_the_job_and_resume_completes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root, ref = big(tmp_path / "p", 4), big(tmp_path / "ref", 4)
     job_id = start(root)
     log = root / ".prodscale" / "jobs" / f"{job_id}.log"
@@ -172,14 +172,14 @@ def test_cancel_stops_the_job_and_resume_completes_it(tmp_path: Path, capsys) ->
 
 
 @pytest.mark.parametrize("sub", ["show", "wait", "cancel", "resume"])
-def test_unknown_job_id_is_a_usage_error(tmp_path: Path, capsys, sub: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_job_id_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], sub: str) -> None:
     root = small(tmp_path / "p")
     code, out, err = run(capsys, "jobs", sub, "deadbeef", "-C", str(root))
     assert code == 2 and out == ""
     assert "error: no job with id 'deadbeef'" in err and "prodscale jobs" in err
 
 
-def test_jobs_lists_nothing_at_first_and_background_refuses_dry_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_no_jobs_at_first_and_option_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = small(tmp_path / "p")
     code, out, _ = run(capsys, "jobs", "-C", str(root))
     assert code == 0 and out.startswith("no jobs")
@@ -190,7 +190,7 @@ def test_jobs_lists_nothing_at_first_and_background_refuses_dry_run(tmp_path: Pa
     assert code == 2 and "--executor dask" in err
 
 
-def test_background_job_keeps_targets_and_options(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_background_job_keeps_targets_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = small(tmp_path / "p")
     job_id = start(root, "-k", "-j", "1", "beta")
     code, _, err = run(capsys, "jobs", "wait", job_id, "-C", str(root))
@@ -201,7 +201,7 @@ def test_background_job_keeps_targets_and_options(tmp_path: Path, capsys) -> Non
     assert not (root / "build" / "alpha").exists()
 
 
-def test_failed_build_marks_the_job_failed_with_its_exit_code(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_failed_build_marks_the_job_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = small(tmp_path / "p")
     job_id = start(root, "nosuchstory")
     code, out, _ = run(capsys, "jobs", "wait", job_id, "-C", str(root))
@@ -267,7 +267,7 @@ def test_refresh_never_takes_a_reused_pid_for_the_job(tmp_path: Path) -> None:
         store.mark_running(gone.id, gone_pid, 1)
         spawning = store.create(["d"])  # no pid yet: its spawner is still at work
         assert sorted(store.refresh()) == sorted([reused.id, gone.id])
-        states = {j.id: j.state for j in store.list()}
+        states = {j.id: j.state for j in store.jobs()}
         assert states == {alive.id: "running", reused.id: "dead", gone.id: "dead", spawning.id: "queued"}
         store.finish(alive.id, "done", 0, {"executed": 1})
         assert store.get(alive.id).result == {"executed": 1}  # type: ignore[union-attr]
@@ -276,7 +276,7 @@ def test_refresh_never_takes_a_reused_pid_for_the_job(tmp_path: Path) -> None:
 def test_an_unreadable_store_is_set_aside(tmp_path: Path) -> None:
     (tmp_path / "jobs.db").write_bytes(b"this is not a database" * 100)
     with JobStore(tmp_path) as store:
-        assert store.list() == [] and "unreadable" in store.messages[0]
+        assert store.jobs() == [] and "unreadable" in store.messages[0]
     assert (tmp_path / "jobs.db.unreadable").exists()
     conn = sqlite3.connect(tmp_path / "jobs.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -338,7 +338,7 @@ def test_job_progress_writes_at_most_every_half_second_and_at_the_end(tmp_path: 
         assert progress.writes == 3  # nothing new
 
 
-def test_terminal_progress_draws_on_its_stream_only(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_terminal_progress_draws_on_its_stream_only(capsys: pytest.CaptureFixture[str]) -> None:
     stream = io.StringIO()
     ticks = iter(range(1000))
     display = TerminalProgress(stream, force_terminal=True, width=100, fps=10, clock=lambda: next(ticks) / 10)

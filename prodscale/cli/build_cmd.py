@@ -138,7 +138,7 @@ def _build(project: Any, targets: tuple[str, ...], dry_run: bool, keep_going: bo
 def _render(report: Any, dry_run: bool, verbose: bool) -> None:
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)
-    for name, outcome in sorted(report.stories.items()):
+    for _name, outcome in sorted(report.stories.items()):
         shown = [d for d in outcome.diagnostics if verbose or d.get("severity") != "note"]
         if shown:
             click.echo(render_diagnostics(outcome.rel_path, shown, outcome.text), err=True)

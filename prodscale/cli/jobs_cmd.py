@@ -82,7 +82,7 @@ def show(job_id: str, lines: int, as_json: bool, project_dir: str | None) -> Non
     click.echo(f"  started:  {_when(job.started)}  (attempt {job.attempts}, pid {job.pid or '-'})")
     click.echo(f"  finished: {_when(job.finished)}")
     click.echo(f"  progress: {_progress(job)}")
-    for stage in sorted(job.stages):
+    for stage in job.stages:
         c = job.stages[stage]
         click.echo(f"    {stage}: {c.get('executed', 0)} run, {c.get('cached', 0)} cached")
     if job.current:

@@ -14,6 +14,8 @@ from typing import Any, Callable, TextIO
 
 from prodscale.exec.progress import ProgressState
 
+BAR = 24  # progress bar width in columns
+
 
 class TerminalProgress:
     def __init__(self, stream: TextIO | None = None, *, fps: float = 10.0, force_terminal: bool | None = None,
@@ -53,16 +55,16 @@ class TerminalProgress:
 
         s = self.state
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True, overflow="ellipsis")
+        grid.add_column(no_wrap=True, min_width=12)                 # what
+        grid.add_column(no_wrap=True, min_width=BAR)                 # bar
+        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)  # counts, targets
         total = max(s.actions_total, 1)
-        grid.add_row("actions", ProgressBar(total=total, completed=s.actions_done, width=30),
+        grid.add_row("actions", ProgressBar(total=total, completed=s.actions_done, width=BAR),
                      f"{s.actions_done}/{s.actions_total}  ({s.executed} run, {s.cached} cached)")
-        grid.add_row("stories", ProgressBar(total=max(s.stories_total, 1), completed=s.stories_done, width=30),
+        grid.add_row("stories", ProgressBar(total=max(s.stories_total, 1), completed=s.stories_done, width=BAR),
                      f"{s.stories_done}/{s.stories_total}"
                      + (f"  ({', '.join(f'{n} {k}' for k, n in sorted(s.statuses.items()))})" if s.statuses else ""))
-        for stage in sorted(s.stages):
+        for stage in s.stages:  # pipeline order: as first met
             c = s.stages[stage]
             grid.add_row(f"  {stage}", "", f"{c['executed']} run, {c['cached']} cached")
         if s.current:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from prodscale.errors import UsageError
@@ -43,9 +42,9 @@ def open_store(project: Project) -> JobStore:
 def get_job(store: JobStore, job_id: str) -> Job:
     job = store.get(job_id)
     if job is None:
-        known = [j.id for j in store.list()][-5:]
-        raise UsageError(f"no job with id '{job_id}'",
-                         hint=f"`prodscale jobs` lists the jobs{' (latest: ' + ', '.join(known) + ')' if known else ''}")
+        known = [j.id for j in store.jobs()][-5:]
+        latest = f" (latest: {', '.join(known)})" if known else ""
+        raise UsageError(f"no job with id '{job_id}'", hint=f"`prodscale jobs` lists the jobs{latest}")
     return job
 
 
@@ -137,7 +136,7 @@ def list_jobs(project: Project) -> list[Job]:
     with open_store(project) as store:
         _reap()
         store.refresh()
-        return store.list()
+        return store.jobs()
 
 
 def show_job(project: Project, job_id: str) -> Job:
@@ -216,7 +215,7 @@ class JobRun:
             self.store.finish(self.job_id, state, exit_code, result)
             print(f"== job {self.job_id} {state} (exit code {exit_code})", flush=True)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the end is being written: no second interruption
         try:
             if exc_type is None:
@@ -231,7 +230,6 @@ class JobRun:
             self.store.close()
         if exc_type is not None and issubclass(exc_type, JobCancelled):
             raise SystemExit(CANCEL_EXIT)
-        return False
 
 
 def _raise_cancelled(signum: int, frame: Any) -> None:

@@ -98,7 +98,7 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Job":
-        d = dict(zip(_COLUMNS, row))
+        d = dict(zip(_COLUMNS, row, strict=True))
         d["argv"] = json.loads(d["argv"])
         d["stages"] = json.loads(d["stages"] or "{}")
         d["current"] = json.loads(d["current"] or "[]")
@@ -181,7 +181,7 @@ class JobStore:
         row = self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row) if row else None
 
-    def list(self) -> list[Job]:
+    def jobs(self) -> list[Job]:
         rows = self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY created, id").fetchall()
         return [Job.from_row(r) for r in rows]
 
@@ -228,7 +228,7 @@ class JobStore:
             self.conn.execute(
                 "UPDATE jobs SET stories_done = ?, stories_total = ?, actions_done = ?, actions_total = ?, "
                 "stages = ?, current = ? WHERE id = ?",
-                (stories_done, stories_total, actions_done, actions_total, json.dumps(stages, sort_keys=True),
+                (stories_done, stories_total, actions_done, actions_total, json.dumps(stages),
                  json.dumps(current), job_id))
 
     def finish(self, job_id: str, state: str, exit_code: int, result: dict[str, Any] | None = None) -> None:
@@ -255,7 +255,7 @@ class JobStore:
         """Mark every queued or running job whose process is gone (or is now another process) dead."""
         now = time.time()
         dead: list[Job] = []
-        for job in self.list():
+        for job in self.jobs():
             if job.state not in ACTIVE:
                 continue
             if job.pid is None:
