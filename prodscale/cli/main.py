@@ -64,17 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     except ProdscaleError as err:
         click.echo(err.render(), err=True)
         return err.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort; outputs are written atomically, so nothing is half-written
+        click.echo("interrupted: finished work is kept; run the command again to complete it", err=True)
         return 130
     except click.ClickException as err:
         err.show()
         return 2
     except click.exceptions.Exit as err:
         return err.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
     return rv if isinstance(rv, int) else 0
 
 

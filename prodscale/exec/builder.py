@@ -359,9 +359,21 @@ class Builder:
             if not job.chunks:
                 submit_aggregate(job)
             for i, chunk in enumerate(job.chunks):
-                fut = executor.submit(run_scene_chunk, job.ctx, job.sf.name, chunk, job.old_for(chunk),
-                                      job.rule_texts, job.needed, **job.inline(executor, self))
-                pending[fut] = (job, "chunk", i)
+                if not submit(job, "chunk", i, run_scene_chunk, job.ctx, job.sf.name, chunk, job.old_for(chunk),
+                              job.rule_texts, job.needed):
+                    return
+
+        def submit(job: StoryJob, kind: str, i: int, fn: Any, *args: Any) -> bool:
+            try:
+                fut = executor.submit(fn, *args, **job.inline(executor, self))
+            except Exception as exc:  # the pool broke (a worker was killed): report, stop feeding it
+                self._task_failed(job, report, job.sf.name, f"a worker failed ({type(exc).__name__}: {exc}); "
+                                  "run the build again: finished work is kept", False, stopped)
+                if not any(j is job for j, _, _ in pending.values()):
+                    finish(job)
+                return False
+            pending[fut] = (job, kind, i)
+            return True
 
         def submit_aggregate(job: StoryJob) -> None:
             if job.needed is not None and story_target(job.sf.name, AGGREGATE) not in job.needed:
@@ -370,9 +382,7 @@ class Builder:
             scenes = [{"index": u.index, "line_offset": u.line_offset, "heading": u.heading, "number": u.number,
                        "digests": job.digests[u.index]} for u in job.units]
             old = {k: v for k, v in job.old_targets.items() if k == story_target(job.sf.name, AGGREGATE)}
-            fut = executor.submit(run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts,
-                                  **job.inline(executor, self))
-            pending[fut] = (job, "aggregate", 0)
+            submit(job, "aggregate", 0, run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts)
 
         def damaged(job: StoryJob, reason: str) -> None:
             """The cache was damaged under running work: heal it once, re-run what was in flight."""
@@ -447,6 +457,8 @@ class Builder:
 
         try:
             for job in jobs:
+                if stopped[0]:
+                    break
                 if self.cache_generation:
                     job.restart(self.cache_generation)
                 submit_chunks(job)

@@ -112,9 +112,15 @@ class DaskExecutor:
         return self._client.submit(fn, *args, pure=False, **kwargs)
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
-        from distributed import wait
-        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
-        return set(done)
+        import time
+        futures = list(futures)
+        delay = 0.001
+        while True:  # the client's futures report done() without a default client
+            done = {f for f in futures if f.done()}
+            if done or not futures:
+                return done
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def shutdown(self, cancel: bool = False) -> None:
         self._client.close()

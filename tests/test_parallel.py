@@ -1,0 +1,142 @@
+"""Parallel builds: the same bytes and the same report whatever the worker count or backend;
+killed workers and Ctrl-C leave a state the next build completes from."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from projects import make_project, run, story, tree_bytes
+
+BUILD_DIRS = ("build",)
+
+
+def _build(capsys, root: Path, *extra: str) -> dict:
+    code, out, err = run(capsys, "build", "--json", "-C", str(root), *extra)
+    assert code == 0, err
+    rep = orjson.loads(out)
+    rep.pop("seconds")
+    return rep
+
+
+def _fresh(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", ".prodscale"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", host="127.0.0.1")
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def _many_stories(root: Path, n: int) -> Path:
+    return make_project(root, {f"s{i:03d}": story(3, title=f"S{i}", start=i * 10) for i in range(n)})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["example", "generated"])
+def test_same_bytes_and_report_for_any_worker_count_and_dask(which: str, example_copy: Path, tmp_path: Path,
+                                                             capsys, dask_cluster: str) -> None:
+    base = example_copy if which == "example" else _many_stories(tmp_path / "gen", 200)
+    results = {}
+    for label, extra in (("j1", ["-j", "1"]), ("j2", ["-j", "2"]), ("j8", ["-j", "8"]),
+                         ("dask", ["--executor", "dask", "--scheduler", dask_cluster])):
+        root = _fresh(base, tmp_path / f"{which}-{label}")
+        rep = _build(capsys, root, *extra)
+        results[label] = (rep, tree_bytes(root / "build"), (root / "prodscale.lock").read_bytes())
+    ref_rep, ref_tree, ref_lock = results["j1"]
+    assert ref_rep["executed"] and ref_tree
+    for label, (rep, tree, lock) in results.items():
+        assert rep == ref_rep, label
+        assert tree == ref_tree, label
+        assert lock == ref_lock, label
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _spawn(root: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "prodscale", "build", "-C", str(root), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _reference(tmp_path: Path, n: int) -> tuple[Path, dict[str, bytes]]:
+    ref = _many_stories(tmp_path / "ref", n)
+    p = _spawn(ref, "-j", "1")
+    p.communicate(timeout=300)
+    assert p.returncode == 0
+    return ref, tree_bytes(ref / "build")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> None:
+    ref, expected = _reference(tmp_path, 120)
+    victim = _fresh(ref, tmp_path / "victim")
+    proc = _spawn(victim, "-j", "2")
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and not workers:
+        workers = _children(proc.pid)
+        time.sleep(0.02)
+    assert workers, "the build started no worker"
+    time.sleep(0.3)
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:  # the kill landed after the worker's last task: nothing to report
+        pytest.skip("the worker finished before it was killed")
+    assert proc.returncode == 1, err.decode()
+    assert "worker failed" in err.decode()
+    again = _spawn(victim, "-j", "2")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    assert tree_bytes(victim / "build") == expected
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_parallel_build_leaves_nothing_half_written(tmp_path: Path) -> None:
+    ref, expected = _reference(tmp_path, 120)
+    victim = _fresh(ref, tmp_path / "victim")
+    proc = _spawn(victim, "-j", "2")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _children(proc.pid):
+        time.sleep(0.02)
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), err.decode()
+    if proc.returncode == 130:
+        assert "interrupted" in err.decode()
+    # no worker outlives the build, nothing half-written at a final path, no temp files left behind
+    time.sleep(0.2)
+    assert _children(proc.pid) == []
+    for f in (victim / "build").rglob("*") if (victim / "build").exists() else []:
+        assert not f.name.endswith(".tmp"), f
+        if f.suffix == ".json":
+            orjson.loads(f.read_bytes())
+    again = _spawn(victim, "-j", "2")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    assert tree_bytes(victim / "build") == expected
+
+
+def test_j_must_be_positive(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"a": story(1)})
+    code, out, err = run(capsys, "build", "-j", "0", "-C", str(root))
+    assert code == 2
