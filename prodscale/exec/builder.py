@@ -311,8 +311,8 @@ class Builder:
         except BaseException:
             executor.shutdown(cancel=True)
             if not dry_run and self.commit and self.state_dirty:
+                self.lock().save()  # the lock first: a state ahead of the lock would look like tampering
                 self.state.save(report.run_id)  # what finished stays finished
-                self.lock().save()
             raise
         executor.shutdown()
         if whole_project and not report.errors and not dry_run and self.commit:
@@ -322,9 +322,9 @@ class Builder:
             for name in sorted(set(self.lock().stories) - set(by_name)):
                 del self.lock().stories[name]
         if not dry_run and self.commit:
+            self.lock().save()  # before the state (see above)
             if self.state_dirty:
                 self.state.save(report.run_id)
-            self.lock().save()
 
     def _story_error(self, sf: StoryFile, report: BuildReport, err: ProdscaleError) -> None:
         report.errors.append(err)

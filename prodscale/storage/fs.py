@@ -7,9 +7,13 @@ interrupted build never leaves a half-written file at a final path.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,37 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = Fal
     """Write ``data`` to ``path`` via a temp file and rename. The file mode does not depend on umask."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _signals_deferred():
+        _write_replace(target, data, fsync, mode)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM for the few milliseconds of a write-and-rename, so an interrupt never
+    leaves a temp file behind: a signal that arrives meanwhile is recorded and re-delivered right
+    after. (Masking is not enough: the kernel may hand the signal to another thread, such as a
+    worker pool's, and Python still raises it in the main thread.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in saved:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in caught[:1]:
+            handler = saved[sig]
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(sig)
+
+
+def _write_replace(target: Path, data: bytes, fsync: bool, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -65,12 +100,14 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = Fal
 
 
 def remove_stale_temps(directory: Path) -> None:
-    """Delete temp files a killed build left behind (they never sit at a final path)."""
+    """Delete temp files a killed build left behind in ``directory`` and its story folders (they
+    never sit at a final path). Called under the project lock, so no live build owns them."""
     if not directory.is_dir():
         return
-    for entry in directory.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file():
-            try:
-                entry.unlink()
-            except FileNotFoundError:
-                pass
+    for entry in [directory, *(d for d in directory.iterdir() if d.is_dir())]:
+        for f in entry.iterdir():
+            if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
+                try:
+                    f.unlink()
+                except FileNotFoundError:
+                    pass
