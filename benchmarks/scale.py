@@ -49,6 +49,33 @@ def write_project(root: Path, n_stories: int, n_scenes: int) -> None:
         (root / "stories" / f"story{s:05d}.fountain").write_text(f"Title: Story {s}\n\n{body}", encoding="utf-8")
 
 
+def parallel_section(work: Path, n: int, m: int) -> None:
+    """Cold-build speed-up of -j 2 over -j 1, and the Dask backend's overhead against the local pool."""
+    proj = work / "parallel"
+    write_project(proj, n, m)
+    times = {}
+    for label, extra in (("-j 1", ["-j", "1"]), ("-j 2", ["-j", "2"])):
+        shutil.rmtree(proj / ".prodscale", ignore_errors=True)
+        shutil.rmtree(proj / "build", ignore_errors=True)
+        times[label] = run_prodscale(proj, "build", *extra)[0]
+        print(f"cold build {label} ({n}x{m}):      {times[label]:8.2f} s")
+    print(f"speed-up -j 2 over -j 1:     {times['-j 1'] / times['-j 2']:8.2f} x")
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        print("dask: not installed (pip install 'prodscale[dask]')")
+        return
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           host="127.0.0.1")
+    try:
+        shutil.rmtree(proj / ".prodscale", ignore_errors=True)
+        shutil.rmtree(proj / "build", ignore_errors=True)
+        t = run_prodscale(proj, "build", "--executor", "dask", "--scheduler", cluster.scheduler_address)[0]
+        print(f"cold build dask, 2 workers:  {t:8.2f} s   (overhead vs -j 2: {t / times['-j 2'] - 1:+.0%})")
+    finally:
+        cluster.close()
+
+
 def run_prodscale(root: Path, *args: str) -> tuple[float, int, int]:
     """(seconds, peak RSS of the child in MB, exit code) of one prodscale process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -151,10 +178,18 @@ def main() -> None:
                     help="stories for the doit graph (default: same; doit is slow to populate at full size)")
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--quick", action="store_true", help="one repetition of the no-op timings")
+    ap.add_argument("--parallel", default="200x20", help="STORIESxSCENES for the -j and dask comparison, "
+                                                          "or 'skip'")
+    ap.add_argument("--skip-scale", action="store_true", help="only the parallel comparison")
     args = ap.parse_args()
     repeat = 1 if args.quick else 3
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
+    if args.parallel != "skip":
+        pn, pm = (int(x) for x in args.parallel.split("x"))
+        parallel_section(work, pn, pm)
+    if args.skip_scale:
+        return
     proj = work / "prodscale"
     n, m = args.stories, args.scenes
     print(f"# {n} stories x {m} scenes = {n * m} scenes, {n * (m * len(STAGES) + 1)} actions")
@@ -191,6 +226,6 @@ def main() -> None:
     print(f"doit no-op ({ds} stories):   {t_doit:8.3f} s   (cold {t_doit_cold:.1f} s)")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the guard matters: Dask's worker processes import this module
     os.environ.setdefault("PYTHONHASHSEED", "0")
     main()
