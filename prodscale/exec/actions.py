@@ -158,7 +158,7 @@ def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], 
         for sc in scenes:
             outputs: dict[str, Any] = {}
             digests: dict[str, str | None] = {}
-            scene_digest = digest_bytes(canonical_json(sc["payload"]))
+            scene_digest = digest_bytes(canonical_json(sc["payload"], check=False))  # parser output: no floats
             source: dict[str, Any] = {"first": sc["first"], "last": sc["last"]}
             if not ctx.dry_run:
                 source["digest"] = cache.put_blob(sc["source"].encode("utf-8"))

@@ -32,7 +32,7 @@ from typing import Any
 from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
 from prodscale.core.stages._text import clean, diag, fmt, rules_by_code, sort_diags, spans_overlap
-from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, scan
+from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, scan, terms_may_match
 
 VERSION = 1
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -205,8 +205,9 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 # gates again, on the text that did not come from the scene
                 scene_ranges = [(s, e) for name, s, e in where if name in SCENE_PARTS]
                 subs: list[tuple[Any, str]] = []
+                may = terms_may_match(gates, prompt)
                 for rule in gates:
-                    for hit, vals in scan(rule, prompt):
+                    for hit, vals in scan(rule, prompt, may):
                         if any(s <= hit.start and hit.end <= e for s, e in scene_ranges):
                             continue
                         if rule["kind"] == "substitution":

@@ -20,7 +20,7 @@ import unicodedata
 from typing import Any
 
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages._text import (Hit, blank_notes, diag, find_pattern, find_terms, sort_diags,
+from prodscale.core.stages._text import (_compile, fold, Hit, blank_notes, diag, find_pattern, find_terms, sort_diags,
                                          sub_span)
 
 VERSION = 1
@@ -39,9 +39,34 @@ def _control_re(extra_chars: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{extra}]")
 
 
-def scan(rule: dict[str, Any], text: str) -> list[tuple[Hit, dict[str, Any]]]:
-    """The hits of one gate rule in ``text`` with the values its message needs."""
+TERM_KINDS = ("existence", "substitution", "cooccurrence")
+_UNIONS: dict[int, tuple[object, Any]] = {}
+
+
+def terms_may_match(rules: list[dict[str, Any]], text: str) -> bool:
+    """False when no term of any term-list rule occurs in ``text`` as a whole word: one search over the
+    union of all lists lets a clean text skip every term rule (the exact per-rule match still decides)."""
+    hit = _UNIONS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        terms: list[str] = []
+        for rule in rules:
+            if rule["kind"] in TERM_KINDS:
+                terms.extend(rule.get("terms", []))
+                terms.extend(rule.get("with", []))
+                terms.extend(rule.get("swap", {}))
+        hit = (rules, _compile(tuple(sorted(set(terms)))))
+        if len(_UNIONS) < 256:
+            _UNIONS[id(rules)] = hit
+    pattern = hit[1]
+    return pattern is not None and pattern.search(fold(blank_notes(text))[0]) is not None
+
+
+def scan(rule: dict[str, Any], text: str, may_match: bool = True) -> list[tuple[Hit, dict[str, Any]]]:
+    """The hits of one gate rule in ``text`` with the values its message needs; ``may_match=False``
+    (from :func:`terms_may_match`) skips term-list rules."""
     kind = rule["kind"]
+    if not may_match and kind in TERM_KINDS:
+        return []
     text = blank_notes(text)
     out: list[tuple[Hit, dict[str, Any]]] = []
     if kind == "existence":
@@ -121,8 +146,17 @@ def apply_rewrites(text: str, hits: list[tuple[Hit, str]], heading: bool = False
     return "".join(out)
 
 
+_GATES: dict[int, tuple[object, list[dict[str, Any]]]] = {}
+
+
 def gate_rules(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(data.get("rule", []), key=lambda r: r["code"])
+    """The gate rules in code order (one list per rule data, so prefilters can be cached on it)."""
+    hit = _GATES.get(id(data))
+    if hit is None or hit[0] is not data:
+        hit = (data, sorted(data.get("rule", []), key=lambda r: r["code"]))
+        if len(_GATES) < 256:
+            _GATES[id(data)] = hit
+    return hit[1]
 
 
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -131,12 +165,14 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     diags: list[dict[str, Any]] = []
     rewrites: list[dict[str, Any]] = []
     new_scene = copy.deepcopy(scene)
+    gates = gate_rules(data)
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Hit, str]] = []
-        for rule in gate_rules(data):
+        may = terms_may_match(gates, text)
+        for rule in gates:
             if kind not in rule.get("scope", []):
                 continue
-            for hit, values in scan(rule, text):
+            for hit, values in scan(rule, text, may):
                 hspan = sub_span(span, text, hit.start, hit.end)
                 values = {"match": hit.text, **values}  # control characters name themselves U+XXXX
                 extra = {"match": values["match"], "element": kind}
