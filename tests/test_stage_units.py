@@ -149,7 +149,7 @@ def test_numbering_and_span_shifting() -> None:
     assert scenes[0]["sanitize"]["scene"]["heading_span"]["start_line"] == 1
     assert first["shots"][0]["span"]["start_line"] == 3
     clips = json.loads(result["files"]["prompts.json"])["clips"]
-    assert clips[0]["id"] == "7-1"
+    assert clips[0]["id"] == "7:7-1"
 
 
 def test_csv_columns_and_determinism() -> None:

@@ -15,8 +15,9 @@ from prodscale.core.stages import StageSpec
 
 
 def components(spec: StageSpec, engine: str, rule_digests: dict[str, str], settings: dict[str, Any],
-               inputs: dict[str, str]) -> dict[str, Any]:
-    """The key components of running ``spec`` with these rule digests, settings and inputs."""
+               inputs: dict[str, str], settings_digests: dict[str, str] | None = None) -> dict[str, Any]:
+    """The key components of running ``spec`` with these rule digests, settings and inputs
+    (``settings_digests``, when given, are the digests of ``settings`` computed once per task)."""
     missing = [f for f in spec.rule_files if f not in rule_digests]
     if missing:
         raise KeyError(f"engine {engine} has no rule file(s) {', '.join(missing)} needed by {spec.name}")
@@ -25,7 +26,8 @@ def components(spec: StageSpec, engine: str, rule_digests: dict[str, str], setti
         "impl": spec.version,
         "engine": engine,
         "rules": {f: rule_digests[f] for f in spec.rule_files},
-        "settings": {k: digest_obj(settings.get(k)) for k in spec.settings},
+        "settings": {k: settings_digests[k] if settings_digests is not None else digest_obj(settings.get(k))
+                     for k in spec.settings},
         "inputs": dict(inputs),
     }
 

@@ -20,6 +20,7 @@ from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.keys import components
 from prodscale.core.settings import Settings
 from prodscale.core.targets import scene_target, story_target
+from prodscale.storage.cache import CacheDamaged
 
 AGGREGATE = "aggregate"
 
@@ -95,11 +96,14 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
                                          "run the build again")
     settings = Settings(raw=ctx.settings_raw)
     cache = worker.cache
+    sel_digests: dict[str, dict[str, str]] = {}  # stage -> setting -> digest, once per task
 
     def run_action(target: str, spec: Any, input_digests: dict[str, str | None], extra_log: dict[str, Any],
                    call: Callable[[], Any], force: bool = False) -> tuple[Any, str | None]:
         sel = settings.select(spec.settings)
-        comps = components(spec, ctx.engine, rules.digests, sel, input_digests)
+        if spec.name not in sel_digests:
+            sel_digests[spec.name] = {k: digest_obj(v) for k, v in sel.items()}
+        comps = components(spec, ctx.engine, rules.digests, sel, input_digests, sel_digests[spec.name])
         akey = digest_obj(comps)
         usable = not force and all(v is not None for v in input_digests.values())
         record = cache.get_action(akey) if usable else None
@@ -124,6 +128,8 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
             return None, None
         try:
             out_obj = call()
+        except CacheDamaged:
+            raise  # not the stage's fault: the build process heals the cache and re-runs
         except Exception as exc:  # a stage bug: report it with the target, never crash the build
             raise ActionFailed(target, f"{type(exc).__name__}: {exc}") from exc
         # floats are refused where outputs become files (pretty_json) and in every key
@@ -214,7 +220,7 @@ def run_aggregate(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: li
             for stage, dig in s["digests"].items():
                 blob = cache.get_blob(dig)
                 if blob is None:
-                    raise RuntimeError(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from the cache")
+                    raise CacheDamaged(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from the cache")
                 outs[stage] = orjson.loads(blob)
             inputs.append({"index": s["index"], "line_offset": s["line_offset"], "heading": s["heading"],
                            "number": s["number"], **outs})

@@ -346,7 +346,7 @@ class Builder:
         stopped = stopped if stopped is not None else [False]
         pending: dict[Any, tuple[StoryJob, str, int]] = {}
         active: dict[str, StoryJob] = {}
-        finished: list[StoryJob] = []
+        finished: list[tuple[str, list[str], list[str]]] = []  # (story, executed, would run): all we keep
         retry: list[StoryJob] = []  # jobs whose work was lost with a damaged cache: re-run inline
         limit = max(2, 3 * getattr(executor, "workers", 1))
         planned = [0, 0]
@@ -411,7 +411,7 @@ class Builder:
                     self._story_error(job.sf, report, err)
                     if not keep_going:
                         stopped[0] = True
-            finished.append(job)
+            finished.append(job.done_record())
             if not job.failed:
                 outcome = report.stories.get(job.sf.name)
                 self._emit({"event": "story", "story": job.sf.name, "status": outcome.status if outcome else "?"})
@@ -474,21 +474,16 @@ class Builder:
                     for job in again:
                         self._task_failed(job, report, job.sf.name, "the cache keeps getting damaged during the "
                                           "build; check the disk, then run the build again", True, stopped)
-                        finished.append(job)
+                        finished.append(job.done_record())
                 else:
                     for job in again:
                         job.restart(self.cache_generation)
                     self._run_jobs(InlineExecutor(), iter(again), report, keep_going=keep_going, stopped=stopped)
         finally:
             # merge in story order: the same executed list whatever finished first
-            for job in sorted(finished, key=lambda j: j.sf.name):
-                for r in job.chunk_results:
-                    if r is not None:
-                        report.executed.extend(r.executed)
-                        report.would_run.extend(r.would_run)
-                if job.agg_result is not None:
-                    report.executed.extend(job.agg_result.executed)
-                    report.would_run.extend(job.agg_result.would_run)
+            for _, executed, would_run in sorted(finished, key=lambda rec: rec[0]):
+                report.executed.extend(executed)
+                report.would_run.extend(would_run)
 
     def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,
                      stopped: list[bool]) -> None:
@@ -672,10 +667,9 @@ class Builder:
         job.log["targets"] = new_targets
         job.log["run"] = report.run_id
         self.log.save(sf.name, job.log)
-        diags = result.get("diagnostics", [])
-        report.stories[sf.name] = StoryOutcome(
-            sf.name, summary["status"], job.engine, counts=dict(rec.counts), diagnostics=diags,
-            rel_path=sf.rel_path, text=job.text if any(d.get("severity") != "note" for d in diags) else None)
+        # diagnostics are not held for thousands of stories: whoever shows them reads diagnostics.json
+        report.stories[sf.name] = StoryOutcome(sf.name, summary["status"], job.engine, counts=dict(rec.counts),
+                                               rel_path=sf.rel_path)
 
     def _with_manifest(self, sf: StoryFile, result: dict[str, Any], text_digest: str, engine: str, floor: str,
                        report: BuildReport) -> dict[str, Any] | None:
@@ -823,6 +817,19 @@ class StoryJob:
         self.agg_result = None
         self.failed = False
 
+    def done_record(self) -> tuple[str, list[str], list[str]]:
+        """What the report needs of a finished story; the rest (text, scenes, log entries) is dropped
+        so a build of thousands of stories holds only the stories in flight."""
+        executed: list[str] = []
+        would_run: list[str] = []
+        for r in [*self.chunk_results, self.agg_result]:
+            if r is not None:
+                executed.extend(r.executed)
+                would_run.extend(r.would_run)
+        self.text, self.units, self.chunks, self.old_targets, self.log = "", [], [], {}, {}
+        self.chunk_results, self.agg_result, self.digests = [], None, {}
+        return self.sf.name, executed, would_run
+
     def old_for(self, chunk: list[dict[str, Any]]) -> dict[str, Any]:
         """The previous log entries of the chunk's targets (for `why`'s "before")."""
         prefixes = tuple(f"{self.sf.name}#{sc['index']}:" for sc in chunk)
@@ -830,6 +837,6 @@ class StoryJob:
 
     def inline(self, executor: Any, builder: Builder) -> dict[str, Any]:
         """Inline tasks share the builder's cache and rule data instead of opening their own."""
-        if isinstance(executor, InlineExecutor):
+        if isinstance(executor, InlineExecutor) or getattr(executor, "inline", False):
             return {"worker": builder.inline_worker()}
         return {}

@@ -126,6 +126,45 @@ class DaskExecutor:
         self._client.close()
 
 
+class AutoExecutor:
+    """Inline until the build proves big enough to pay for worker processes, then a local pool.
+
+    A one-scene edit runs a handful of actions: forking workers would cost more than the work.
+    Which process ran a task never shows in the outputs, so the switch is invisible."""
+
+    name = "local"
+
+    def __init__(self, workers: int, inline_tasks: int = 6) -> None:
+        self.workers = workers
+        self._inline = InlineExecutor()
+        self._pool: LocalPoolExecutor | None = None
+        self._budget = inline_tasks
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._pool is None and self._budget > 0:
+            self._budget -= 1
+            return self._inline.submit(fn, *args, **kwargs)
+        if self._pool is None:
+            self._pool = LocalPoolExecutor(self.workers)
+        kwargs.pop("worker", None)  # pool workers open their own cache
+        return self._pool.submit(fn, *args, **kwargs)
+
+    @property
+    def inline(self) -> bool:
+        return self._pool is None and self._budget > 0
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        futures = list(futures)
+        done = {f for f in futures if f.done()}
+        if done or self._pool is None:
+            return done
+        return self._pool.wait_any(futures)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel)
+
+
 def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
     if name == "dask":
         return DaskExecutor(scheduler)
@@ -134,4 +173,4 @@ def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
     n = jobs if jobs is not None else usable_cores()
     if n < 1:
         raise UsageError("-j needs a number of workers of at least 1")
-    return InlineExecutor() if n == 1 else LocalPoolExecutor(n)
+    return InlineExecutor() if n == 1 else AutoExecutor(n)

@@ -351,7 +351,9 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             clips = clips_by_shot.get(shot["index"], [])
             blocked = [c for c in clips if c["status"] != "ready"]
             for c in clips:
-                prompt_clips.append({**c, "id": f"{shot_no}-{c['part']}", "scene": number, "shot_number": shot_no,
+                # the scene qualifies the id: scene 3's shot 3A and scene 3A's first shot are both "3A"
+                prompt_clips.append({**c, "id": f"{number}:{shot_no}-{c['part']}", "scene": number,
+                                     "shot_number": shot_no,
                                      "span": _shift_span(c["span"], off)})
             n_clips += len(clips)
             n_blocked += len(blocked)
