@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,17 +75,45 @@ def parallel_section(work: Path, n: int, m: int) -> None:
         cluster.close()
 
 
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo.extend(int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
 def run_prodscale(root: Path, *args: str) -> tuple[float, int, int]:
-    """(seconds, peak RSS of the child in MB, exit code) of one prodscale process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, peak resident memory of the build's whole process tree in MB, exit code).
+
+    Memory is sampled every 20 ms from /proc (the build process plus its worker processes)."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "prodscale", *args, "-C", str(root)], capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "prodscale", *args, "-C", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_rss_kb(p) for p in _tree(proc.pid)))
+        time.sleep(0.02)
     elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode not in (0, 1):
-        sys.stderr.write(proc.stderr.decode()[-2000:])
+        sys.stderr.write(err[-2000:])
         raise SystemExit(f"prodscale {' '.join(args)} failed with {proc.returncode}")
-    return elapsed, max(peak, before) // 1024, proc.returncode
+    return elapsed, peak // 1024, proc.returncode
 
 
 def write_ninja(root: Path, n_stories: int, n_scenes: int) -> None:
