@@ -737,6 +737,7 @@ class Builder:
         old = self.state.stories.get(sf.name)
         outputs: dict[str, str] = {}
         stats: dict[str, FileStat] = {}
+        to_write: list[tuple[str, Path, bytes]] = []
         for fname, digest in sorted(result["files"].items()):
             path = out_dir / fname
             current = stat_or_none(path)
@@ -749,15 +750,24 @@ class Builder:
                         same = digest_bytes(path.read_bytes()) == digest
                     except OSError:
                         same = False
-            if not same:
-                data = cache.get_blob(digest)
-                if data is None:
-                    raise CacheDamaged(f"output {fname} of {sf.name} vanished from the cache")
-                atomic_write(path, data)
-                current = stat_or_none(path)
             outputs[fname] = digest
-            assert current is not None
-            stats[fname] = current
+            if same:
+                assert current is not None
+                stats[fname] = current
+                continue
+            data = cache.get_blob(digest)
+            if data is None:
+                raise CacheDamaged(f"output {fname} of {sf.name} vanished from the cache")
+            to_write.append((fname, path, data))
+        if to_write:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            # file creation is slow on some disks (~0.5 ms); writes overlap in threads, each still
+            # temp-file-and-rename, and the stats are taken after every write has landed
+            list(_writer_pool().map(lambda item: atomic_write(item[1], item[2]), to_write))
+            for fname, path, _ in to_write:
+                current = stat_or_none(path)
+                assert current is not None
+                stats[fname] = current
         if old is not None:
             for fname in sorted(set(old.outputs) - set(outputs)):
                 try:
@@ -774,6 +784,17 @@ class Builder:
 
 # settings sections no compilation reads (generation only): editing them leaves stories up to date
 GENERATION_ONLY = ("providers", "budget")
+
+_WRITERS: Any = None
+
+
+def _writer_pool() -> Any:
+    global _WRITERS
+    if _WRITERS is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prodscale-write")
+    return _WRITERS
+
 
 CHUNK_SCENES = 16  # scenes per task: big enough to amortize dispatch, small enough to spread a long story
 
