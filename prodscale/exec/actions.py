@@ -147,19 +147,29 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
     return run_action
 
 
+class _Task:
+    """What both kinds of task set up: the worker (cache, rules), the engine, settings, the result
+    being filled and the action runner writing into it."""
+
+    def __init__(self, ctx: TaskContext, story: str, old: dict[str, Any], rule_texts: dict[str, str],
+                 worker: Worker | None) -> None:
+        w = worker or worker_for(ctx)
+        self.engine = engines_mod.get_engine(ctx.engine)
+        self.result = TaskResult(story)
+        self.run_action = _runner(ctx, w, self.result, old, rule_texts)
+        self.rules = w.rules(ctx.engine)
+        self.settings = Settings(raw=ctx.settings_raw)
+        self.cache = w.cache
+
+
 def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], old: dict[str, Any],
                     rule_texts: dict[str, str], needed: set[str] | None, worker: Worker | None = None) -> TaskResult:
     """Each scene's stage chain (sanitize -> shot_specs -> prompts; src) for a chunk of scenes.
 
     ``scenes``: [{"index", "payload", "first", "last", "source"}] where source is the scene's text
     (kept in the content store so ``why`` can show a diff later)."""
-    worker = worker or worker_for(ctx)
-    engine = engines_mod.get_engine(ctx.engine)
-    result = TaskResult(story)
-    run_action = _runner(ctx, worker, result, old, rule_texts)
-    rules = worker.rules(ctx.engine)
-    settings = Settings(raw=ctx.settings_raw)
-    cache = worker.cache
+    t = _Task(ctx, story, old, rule_texts, worker)
+    engine, result, run_action, rules, settings, cache = t.engine, t.result, t.run_action, t.rules, t.settings, t.cache
     with cache.batch():
         for sc in scenes:
             outputs: dict[str, Any] = {}
@@ -200,13 +210,8 @@ def run_aggregate(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: li
     """The story's aggregation over its scenes' outputs (loaded from the content store by digest).
 
     ``scenes``: [{"index", "line_offset", "heading", "number", "digests": {stage: digest}}]."""
-    worker = worker or worker_for(ctx)
-    engine = engines_mod.get_engine(ctx.engine)
-    result = TaskResult(story)
-    run_action = _runner(ctx, worker, result, old, rule_texts)
-    rules = worker.rules(ctx.engine)
-    settings = Settings(raw=ctx.settings_raw)
-    cache = worker.cache
+    t = _Task(ctx, story, old, rule_texts, worker)
+    engine, result, run_action, rules, settings, cache = t.engine, t.result, t.run_action, t.rules, t.settings, t.cache
     agg = engine.aggregate
     target = story_target(story, AGGREGATE)
     digests = {"story": digest_obj(meta),

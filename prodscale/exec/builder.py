@@ -173,8 +173,15 @@ class Builder:
 
     def lock(self) -> LockFile:
         if self.lockfile is None:
-            self.lockfile = LockFile.load(self.project.root)
+            self.lockfile = LockFile.load(self.project.root, self.state.lock_snapshot)
         return self.lockfile
+
+    def _save_lock_and_state(self, run_id: str) -> None:
+        """The lock first: a state ahead of the lock would look like tampering after a crash."""
+        wrote = self.lock().save()
+        if wrote or self.state_dirty or self.state.lock_snapshot is None:
+            self.state.lock_snapshot = self.lock().snapshot()
+            self.state.save(run_id)
 
     def engine_for(self, name: str) -> str:
         """The engine a story compiles with: a re-analysis override, else its pin, else the default."""
@@ -267,8 +274,8 @@ class Builder:
         return report
 
     def _build_locked(self, report: BuildReport, targets: list[str], dry_run: bool, keep_going: bool) -> None:
-        self.lock()  # a malformed lock stops the build before anything is touched
         self.state.load()
+        self.lock()  # a malformed lock stops the build before anything is touched
         report.problems.extend(self.state.messages)
         files, file_errors = self.project.story_files()
         by_name = {sf.name: sf for sf in files}
@@ -311,8 +318,7 @@ class Builder:
         except BaseException:
             executor.shutdown(cancel=True)
             if not dry_run and self.commit and self.state_dirty:
-                self.lock().save()  # the lock first: a state ahead of the lock would look like tampering
-                self.state.save(report.run_id)  # what finished stays finished
+                self._save_lock_and_state(report.run_id)  # what finished stays finished
             raise
         executor.shutdown()
         if whole_project and not report.errors and not dry_run and self.commit:
@@ -322,9 +328,7 @@ class Builder:
             for name in sorted(set(self.lock().stories) - set(by_name)):
                 del self.lock().stories[name]
         if not dry_run and self.commit:
-            self.lock().save()  # before the state (see above)
-            if self.state_dirty:
-                self.state.save(report.run_id)
+            self._save_lock_and_state(report.run_id)
 
     def _story_error(self, sf: StoryFile, report: BuildReport, err: ProdscaleError) -> None:
         report.errors.append(err)

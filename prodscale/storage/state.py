@@ -67,6 +67,7 @@ class BuildState:
         self.written_ns = 0
         self.last_run: str | None = None
         self.messages: list[str] = []
+        self.lock_snapshot: dict[str, Any] | None = None
 
     def load(self) -> "BuildState":
         try:
@@ -80,6 +81,7 @@ class BuildState:
             self.stories = {name: StoryRecord.from_dict(rec) for name, rec in data["stories"].items()}
             self.written_ns = int(data["written_ns"])
             self.last_run = data.get("last_run")
+            self.lock_snapshot = data.get("lock")
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
             self.messages.append(f"discarding unreadable build state {self.path.name} ({exc}); re-checking every story")
             self.stories = {}
@@ -88,7 +90,7 @@ class BuildState:
     def save(self, run_id: str) -> None:
         self.written_ns = time.time_ns()
         self.last_run = run_id
-        data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id,
+        data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id, "lock": self.lock_snapshot,
                 "stories": {name: self.stories[name].to_dict() for name in sorted(self.stories)}}
         atomic_write(self.path, orjson.dumps(data), fsync=True)
 
