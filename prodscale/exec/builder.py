@@ -578,7 +578,8 @@ class Builder:
         when it uses a feature the default does not compile; a pinned story below its floor is an error."""
         from prodscale.core.features import features_used, floor_for, version_key
         used = features_used(story)
-        floor = floor_for(used, self.engine_features())
+        # plain Fountain compiles on every engine: only a story using a feature needs their tables
+        floor = floor_for(used, self.engine_features()) if used else min(engines_mod.ENGINES, key=version_key)
         if floor is None:
             raise InputError(f"the story uses {', '.join(sorted(used))}, which no shipped engine compiles",
                              path=sf.rel_path, hint="upgrade prodscale")
@@ -629,11 +630,15 @@ class Builder:
         stored = self._stored_texts.get(version)
         if stored is None:
             cache, rules = self.cache, self.project.rules(version)
-            stored = self._stored_texts[version] = {f: cache.put_blob(t.encode("utf-8"))
-                                                    for f, t in rules.texts.items()}
+            stored = self._stored_texts[version] = {}
+            blobs = [t.encode("utf-8") for t in rules.texts.values()]
             for spec in engines_mod.get_engine(version).stages:
-                for value in self.project.settings.select(spec.settings).values():
-                    cache.put_blob(canonical_json(value))
+                blobs.extend(canonical_json(v) for v in self.project.settings.select(spec.settings).values())
+            for fname, data in zip(rules.texts, blobs):
+                stored[fname] = digest_bytes(data)
+            for data in blobs:  # usually there from an earlier build: a lookup is cheaper than a write
+                if not cache.has_blob(digest_bytes(data)):
+                    cache.put_blob(data)
         return stored
 
     def _finalize(self, job: "StoryJob", report: BuildReport) -> None:

@@ -44,10 +44,11 @@ class LockFile:
         path = root / LOCK_NAME
         if snapshot is not None:
             try:
-                if digest_bytes(path.read_bytes()) == snapshot.get("digest"):
+                raw = path.read_bytes()
+                if digest_bytes(raw) == snapshot.get("digest"):
                     stories = {k: dict(v) for k, v in snapshot["stories"].items()}
-                    return cls(path, stories, None, {k: dict(v) for k, v in stories.items()})
-            except (OSError, KeyError, AttributeError):
+                    return cls(path, stories, raw.decode("utf-8"), {k: dict(v) for k, v in stories.items()})
+            except (OSError, KeyError, AttributeError, UnicodeDecodeError):
                 pass
         try:
             text = path.read_text(encoding="utf-8")
@@ -69,10 +70,31 @@ class LockFile:
         return entry.get("engine") if entry else None
 
     def render(self) -> str:
-        doc = {"format": FORMAT,
-               "stories": {name: {k: self.stories[name][k] for k in ENTRY_KEYS if k in self.stories[name]}
-                           for name in sorted(self.stories)}}
-        return HEADER + tomli_w.dumps(doc)
+        """The file's text: exactly ``tomli_w.dumps`` of the whole document, but an unchanged story's
+        table is reused from the text read, so saving one story's change costs one table, not all."""
+        reuse = self._chunks() if self.loaded is not None else {}
+        parts = [HEADER, tomli_w.dumps({"format": FORMAT})]
+        for name in sorted(self.stories):
+            entry = {k: self.stories[name][k] for k in ENTRY_KEYS if k in self.stories[name]}
+            chunk = reuse.get(name) if self.loaded is not None and self.loaded.get(name) == entry else None
+            parts.append("\n" + (chunk if chunk is not None else tomli_w.dumps({"stories": {name: entry}})))
+        return "".join(parts)
+
+    def _chunks(self) -> dict[str, str]:
+        """story name -> its ``[stories.NAME]`` table as written in the text read."""
+        if not self.loaded_text or "\n[stories." not in self.loaded_text:
+            return {}
+        pieces = self.loaded_text.split("\n[stories.")[1:]
+        names = sorted(self.loaded or {})
+        if len(pieces) != len(names):
+            return {}
+        out = {}
+        for name, piece in zip(names, pieces):
+            chunk = "[stories." + piece
+            if not chunk.endswith("\n"):
+                return {}
+            out[name] = chunk[:-1] if chunk.endswith("\n\n") else chunk
+        return out
 
     def save(self) -> bool:
         """Write the lock if its content changed; returns True when it wrote."""

@@ -139,13 +139,17 @@ class Project:
         if not folder.is_dir():
             return found, errors
         root_real = os.path.realpath(self.root)
-        for entry in sorted(os.listdir(folder)):
+        folder_real = os.path.realpath(folder)
+        with os.scandir(folder) as it:
+            entries = sorted((e.name, e.is_symlink()) for e in it)
+        for entry, is_link in entries:
             if not entry.endswith(STORY_SUFFIX) or entry.startswith("."):
                 continue
             path = folder / entry
             rel = f"{self.settings.stories_dir}/{entry}"
             name = entry[: -len(STORY_SUFFIX)]
-            real = os.path.realpath(path)
+            # only links (or a linked stories folder) can lead out of the project; resolve just those
+            real = os.path.realpath(path) if is_link else os.path.join(folder_real, entry)
             if os.path.commonpath([root_real, real]) != root_real:
                 errors.append(InputError("the story is a symbolic link that leaves the project", path=rel,
                                          hint="copy the file into the project instead of linking to it"))
