@@ -636,8 +636,8 @@ class Builder:
                 blobs.extend(canonical_json(v) for v in self.project.settings.select(spec.settings).values())
             for fname, data in zip(rules.texts, blobs):
                 stored[fname] = digest_bytes(data)
-            for data in blobs:  # usually there from an earlier build: a lookup is cheaper than a write
-                if not cache.has_blob(digest_bytes(data)):
+            for data in blobs:  # usually there from an earlier build: a verified read beats a write
+                if not cache.has_valid_blob(digest_bytes(data)):
                     cache.put_blob(data)
         return stored
 
