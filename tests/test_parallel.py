@@ -120,7 +120,9 @@ def test_ctrl_c_during_a_parallel_build_leaves_nothing_half_written(tmp_path: Pa
     time.sleep(0.8)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 130), err.decode()
+    # 130: interrupted and reported; 0: it had finished; -SIGINT: the signal landed while the
+    # interpreter was already shutting down after the build (Python restores the default action then)
+    assert proc.returncode in (0, 130, -signal.SIGINT), err.decode()
     if proc.returncode == 130:
         assert "interrupted" in err.decode()
     # no worker outlives the build, nothing half-written at a final path, no temp files left behind
