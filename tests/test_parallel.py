@@ -85,10 +85,8 @@ def _reference(tmp_path: Path, n: int) -> tuple[Path, dict[str, bytes]]:
     return ref, tree_bytes(ref / "build")
 
 
-@pytest.mark.slow
-def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> None:
-    ref, expected = _reference(tmp_path, 120)
-    victim = _fresh(ref, tmp_path / "victim")
+def _start_with_workers(victim: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A -j 2 build of ``victim``, returned once its worker processes exist."""
     proc = _spawn(victim, "-j", "2")
     deadline = time.monotonic() + 60
     workers: list[int] = []
@@ -96,6 +94,14 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> No
         workers = _children(proc.pid)
         time.sleep(0.02)
     assert workers, "the build started no worker"
+    return proc, workers
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> None:
+    ref, expected = _reference(tmp_path, 200)
+    victim = _fresh(ref, tmp_path / "victim")
+    proc, workers = _start_with_workers(victim)
     time.sleep(0.3)
     os.kill(workers[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
@@ -113,10 +119,7 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> No
 def test_ctrl_c_during_a_parallel_build_leaves_nothing_half_written(tmp_path: Path) -> None:
     ref, expected = _reference(tmp_path, 120)
     victim = _fresh(ref, tmp_path / "victim")
-    proc = _spawn(victim, "-j", "2")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _children(proc.pid):
-        time.sleep(0.02)
+    proc, _ = _start_with_workers(victim)
     time.sleep(0.8)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
