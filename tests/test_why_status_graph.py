@@ -47,6 +47,10 @@ def test_why_after_scene_edit_names_scene_lines_and_diff(project: Path, capsys) 
     first, last = change["lines"]
     assert lines[first - 1].startswith("INT. WORKSHOP 3")
     assert "A bell rings." in "\n".join(lines[first - 1:last])
+    # hunk headers count in file lines: the changed action line is the scene's third line
+    import re
+    hunk = re.search(r"^@@ -(\d+),\d+ \+(\d+),\d+ @@$", change["diff"], re.M)
+    assert hunk and first <= int(hunk.group(2)) <= first + 2 < last
 
 
 def test_why_after_settings_change_shows_the_setting_diff(project: Path, capsys) -> None:

@@ -10,6 +10,7 @@ is another action's output is followed upstream to the root cause.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import orjson
@@ -36,10 +37,21 @@ def _json_text(cache: Any, digest: str | None) -> str | None:
     return pretty_json(orjson.loads(text)).decode("utf-8")
 
 
-def _udiff(old: str | None, new: str | None, old_label: str, new_label: str) -> str | None:
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _udiff(old: str | None, new: str | None, old_label: str, new_label: str,
+           old_first: int = 1, new_first: int = 1) -> str | None:
+    """A short unified diff; hunk headers count in file lines when the texts start at line *_first."""
     if old is None or new is None:
         return None
-    lines = difflib.unified_diff(old.split("\n"), new.split("\n"), old_label, new_label, lineterm="", n=1)
+    lines = []
+    for line in difflib.unified_diff(old.split("\n"), new.split("\n"), old_label, new_label, lineterm="", n=1):
+        m = _HUNK.match(line)
+        if m:
+            line = (f"@@ -{int(m.group(1)) + old_first - 1}{m.group(2) or ''} "
+                    f"+{int(m.group(3)) + new_first - 1}{m.group(4) or ''} @@")
+        lines.append(line)
     return "\n".join(lines) or None
 
 
@@ -52,6 +64,7 @@ class Explainer:
         self.logged: dict[str, Any] = self.log.get("targets", {})
         self.today: dict[str, Any] = self.plan["targets"]
         self.last_run = self.log.get("run")
+        self.explained: set[str] = set()  # upstream targets already explained (shown once)
 
     def explain(self, target: str, depth: int = 0) -> dict[str, Any]:
         t = parse_target(target)
@@ -114,7 +127,8 @@ class Explainer:
                 path = self.sf.rel_path
                 change["diff"] = _udiff(old_text, new_text,
                                         f"{path} lines {src_old.get('first')}-{src_old.get('last')} (before)",
-                                        f"{path} lines {src_new.get('first')}-{src_new.get('last')} (now)")
+                                        f"{path} lines {src_new.get('first')}-{src_new.get('last')} (now)",
+                                        int(src_old.get("first") or 1), int(src_new.get("first") or 1))
             elif kind == "inputs" and name in ("story", "scenes"):
                 change["detail"] = ("the story's title page or parser findings changed" if name == "story"
                                     else "a scene's outputs, position or heading changed")
@@ -126,7 +140,10 @@ class Explainer:
             elif kind == "inputs":
                 upstream = target.rsplit(":", 1)[0] + f":{name}"
                 change["upstream"] = upstream
-                if depth < 6:
+                if upstream in self.explained:
+                    change["cause_above"] = True
+                elif depth < 6:
+                    self.explained.add(upstream)
                     change["cause"] = self.explain(upstream, depth + 1)
             elif kind == "rules":
                 old_t = _blob_text(cache, (old.get("rule_texts") or {}).get(name))
@@ -173,7 +190,10 @@ def render(expl: dict[str, Any], indent: str = "") -> list[str]:
     lines.append(f"{indent}{t}: {verb} because:")
     for ch in expl.get("changes", []):
         kind, name = ch["kind"], ch["name"]
-        short = lambda d: (d[:10] + "...") if isinstance(d, str) and len(d) > 12 else d  # noqa: E731
+        def short(d: Any) -> Any:
+            if d is None:
+                return "(not computed yet)"
+            return (d[:10] + "...") if isinstance(d, str) and len(d) > 12 else d
         if kind == "inputs" and name == "scene":
             a, b = ch.get("lines") or [None, None]
             lines.append(f"{indent}  the scene's text changed (now lines {a}-{b}): "
@@ -196,6 +216,8 @@ def render(expl: dict[str, Any], indent: str = "") -> list[str]:
             lines.extend(f"{indent}    {line}" for line in ch["diff"].split("\n"))
         if ch.get("cause"):
             lines.extend(render(ch["cause"], indent + "    "))
+        elif ch.get("cause_above"):
+            lines.append(f"{indent}    ({ch['upstream']}: explained above)")
     return lines
 
 
