@@ -124,11 +124,11 @@ def gc(as_json: bool, project_dir: str | None) -> None:
             for entry in log.load(name).get("targets", {}).values():
                 live_keys.add(entry.get("key", ""))
                 live_blobs.add(entry.get("out", ""))
-                live_blobs.add((entry.get("source") or {}).get("digest", ""))
+                live_blobs.add((entry.get("source") or {}).get("text", ""))
                 live_blobs.update(v for v in (entry.get("rule_texts") or {}).values() if v)
                 live_blobs.update(entry.get("components", {}).get("settings", {}).values())
                 prev = entry.get("prev") or {}
-                live_blobs.add((prev.get("source") or {}).get("digest", ""))
+                live_blobs.add((prev.get("source") or {}).get("text", ""))
                 live_blobs.update(v for v in (prev.get("rule_texts") or {}).values() if v)
                 live_blobs.update((prev.get("components") or {}).get("settings", {}).values())
         for k in cache.keys():

@@ -48,6 +48,7 @@ def digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def digest_obj(obj: Any) -> str:
-    """SHA-256 of the canonical JSON of ``obj``."""
-    return hashlib.sha256(canonical_json(obj)).hexdigest()
+def digest_obj(obj: Any, *, check: bool = True) -> str:
+    """SHA-256 of the canonical JSON of ``obj`` (``check=False`` skips the float walk, for data
+    the caller just built from strings and integers)."""
+    return hashlib.sha256(canonical_json(obj, check=check)).hexdigest()

@@ -166,8 +166,8 @@ def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], 
                     rule_texts: dict[str, str], needed: set[str] | None, worker: Worker | None = None) -> TaskResult:
     """Each scene's stage chain (sanitize -> shot_specs -> prompts; src) for a chunk of scenes.
 
-    ``scenes``: [{"index", "payload", "first", "last", "source"}] where source is the scene's text
-    (kept in the content store so ``why`` can show a diff later)."""
+    ``scenes``: [{"index", "payload", "first", "last", "text"}] where text is the digest of the
+    story's text in the content store (stored once per story), so ``why`` can show a diff later."""
     t = _Task(ctx, story, old, rule_texts, worker)
     engine, result, run_action, rules, settings, cache = t.engine, t.result, t.run_action, t.rules, t.settings, t.cache
     with cache.batch():
@@ -175,9 +175,7 @@ def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], 
             outputs: dict[str, Any] = {}
             digests: dict[str, str | None] = {}
             scene_digest = digest_bytes(canonical_json(sc["payload"], check=False))  # parser output: no floats
-            source: dict[str, Any] = {"first": sc["first"], "last": sc["last"]}
-            if not ctx.dry_run:
-                source["digest"] = cache.put_blob(sc["source"].encode("utf-8"))
+            source: dict[str, Any] = {"first": sc["first"], "last": sc["last"], "text": sc["text"]}
             for spec in engine.stages:
                 target = scene_target(story, sc["index"], spec.name)
                 if needed is not None and target not in needed:

@@ -597,7 +597,7 @@ class Builder:
                  rules: RuleSet, report: BuildReport, sub: list[Target], dry_run: bool,
                  st: FileStat) -> "StoryJob":
         from prodscale.core.fountain import parse
-        from prodscale.core.scenes import scene_units, source_lines
+        from prodscale.core.scenes import scene_units
 
         settings = self.project.settings
         story = parse(text, path=sf.rel_path, heading_prefixes=settings.heading_prefixes)
@@ -615,8 +615,10 @@ class Builder:
             rule_texts = self._store_texts(engine_version)
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
+        # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
+        text_blob = self.cache.put_blob(text.encode("utf-8")) if not dry_run else text_digest
         scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,
-                   "source": source_lines(text, u.first_line, u.last_line)} for u in units]
+                   "text": text_blob} for u in units]
         chunks = [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
         meta = {"name": sf.name, "path": sf.rel_path, "title_page": {f.key: f.value for f in story.title_page},
                 "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version}

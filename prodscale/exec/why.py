@@ -30,6 +30,15 @@ def _blob_text(cache: Any, digest: str | None) -> str | None:
     return None if data is None else data.decode("utf-8")
 
 
+def _scene_text(cache: Any, source: dict[str, Any]) -> str | None:
+    """A scene's lines, sliced from the story text the build stored (``text``: its digest)."""
+    from prodscale.core.scenes import source_lines
+    story = _blob_text(cache, source.get("text"))
+    if story is None or source.get("first") is None:
+        return None
+    return source_lines(story, int(source["first"]), int(source["last"]))
+
+
 def _json_text(cache: Any, digest: str | None) -> str | None:
     text = _blob_text(cache, digest)
     if text is None:
@@ -118,9 +127,9 @@ class Explainer:
             if kind == "inputs" and name == "scene":
                 src_old, src_new = old.get("source") or {}, new.get("source") or {}
                 change["lines"] = [src_new.get("first"), src_new.get("last")]
-                old_text = _blob_text(cache, src_old.get("digest"))
+                old_text = _scene_text(cache, src_old)
                 if rebuilt:
-                    new_text = _blob_text(cache, src_new.get("digest"))
+                    new_text = _scene_text(cache, src_new)
                 else:
                     from prodscale.core.scenes import source_lines
                     new_text = source_lines(self.plan["text"], src_new["first"], src_new["last"]) if src_new else None

@@ -249,10 +249,24 @@ def _norm_caps(word: str) -> str:
     return word.upper().replace(".", "").replace("'", "").replace("’", "")
 
 
+_IGNORE_SETS: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def _ignore_set(ignore: Iterable[str]) -> frozenset[str]:
+    """The normalized ignore list, built once per rule-data list (keyed by identity, holding it)."""
+    hit = _IGNORE_SETS.get(id(ignore))
+    if hit is not None and hit[0] is ignore:
+        return hit[1]
+    result = frozenset(_norm_caps(w) for w in ignore)
+    if isinstance(ignore, list) and len(_IGNORE_SETS) < 256:
+        _IGNORE_SETS[id(ignore)] = (ignore, result)
+    return result
+
+
 def caps_runs(text: str, ignore: Iterable[str] = ()) -> list[Hit]:
     """Maximal runs of words in CAPITALS separated by single spaces, without punctuation between
     them. Ignore-listed words and words of fewer than two letters are never part of a run."""
-    ign = {_norm_caps(w) for w in ignore}
+    ign = _ignore_set(ignore)
     runs: list[Hit] = []
     cur: list[tuple[int, int, bool]] = []  # (start, end of word, punctuation after it)
 

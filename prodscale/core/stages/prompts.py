@@ -32,7 +32,7 @@ from typing import Any
 from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
 from prodscale.core.stages._text import clean, diag, fmt, rules_by_code, sort_diags, spans_overlap
-from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, scan, terms_may_match
+from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, rules_for, scan, terms_may_match
 
 VERSION = 1
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -206,7 +206,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 scene_ranges = [(s, e) for name, s, e in where if name in SCENE_PARTS]
                 subs: list[tuple[Any, str]] = []
                 may = terms_may_match(gates, prompt)
-                for rule in gates:
+                for rule in rules_for(gates, may):
                     for hit, vals in scan(rule, prompt, may):
                         if any(s <= hit.start and hit.end <= e for s, e in scene_ranges):
                             continue
@@ -254,10 +254,11 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             clip["blocked_by"] = clip_blocked
             clip["prompt"] = prompt
             seed_basis = {k2: v for k2, v in clip.items() if k2 not in ("span",)}
-            clip["seed"] = int(digest_obj(seed_basis)[:16], 16) % int(tpl.get("seed_modulus", 2 ** 32))
+            # strings and integers only (built just above): the float walk is left to the output files
+            clip["seed"] = int(digest_obj(seed_basis, check=False)[:16], 16) % int(tpl.get("seed_modulus", 2 ** 32))
             clip["prompt_hash"] = None if prompt is None else digest_obj(
                 {"prompt": prompt, "negative_prompt": negative, "duration_ms": clip_ms, "aspect": aspect,
-                 "seed": clip["seed"], "profile": profile_name})
+                 "seed": clip["seed"], "profile": profile_name}, check=False)
             clips.append(clip)
     for (code, _), rep in sorted(gate_reports.items()):
         gate = rep["gate"]
