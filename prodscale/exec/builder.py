@@ -616,7 +616,7 @@ class Builder:
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
         # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
-        text_blob = self.cache.put_blob(text.encode("utf-8")) if not dry_run else text_digest
+        text_blob = text_digest  # stored by _finalize, in the same transaction as the story's manifest
         scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,
                    "text": text_blob} for u in units]
         chunks = [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
@@ -644,7 +644,18 @@ class Builder:
         return stored
 
     def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
-        """Merge a story's task results: build log, manifest, outputs, state record, outcome."""
+        """Merge a story's task results: build log, manifest, outputs, state record, outcome.
+
+        The build process's cache writes for the story go in one short transaction, so they do not
+        queue behind the workers' one by one for SQLite's writer lock."""
+        if job.ctx.dry_run:
+            self._finalize_story(job, report)
+            return
+        with self.cache.batch():
+            self.cache.put_blob(job.text.encode("utf-8"))
+            self._finalize_story(job, report)
+
+    def _finalize_story(self, job: "StoryJob", report: BuildReport) -> None:
         sf = job.sf
         new_targets: dict[str, Any] = dict(job.old_targets) if job.partial else {}
         for r in job.chunk_results:
