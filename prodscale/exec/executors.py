@@ -127,42 +127,83 @@ class DaskExecutor:
 
 
 class AutoExecutor:
-    """Inline until the build proves big enough to pay for worker processes, then a local pool.
+    """Tasks wait until the build shows its size: a small one runs them in this process, a larger
+    one starts a local pool and sends them there.
 
-    A one-scene edit runs a handful of actions: forking workers would cost more than the work.
-    Which process ran a task never shows in the outputs, so the switch is invisible."""
+    A one-scene edit is a handful of tasks of one story: forking workers would cost more than the
+    work. Tasks are queued, not run, at submit; if more than ``inline_tasks`` are queued before
+    anyone waits for a result, the pool starts and takes them all, otherwise the first wait runs
+    the queue here. Which process ran a task never shows in the outputs."""
 
     name = "local"
 
-    def __init__(self, workers: int, inline_tasks: int = 6) -> None:
+    def __init__(self, workers: int, inline_tasks: int = 5) -> None:
         self.workers = workers
-        self._inline = InlineExecutor()
         self._pool: LocalPoolExecutor | None = None
-        self._budget = inline_tasks
-
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._pool is None and self._budget > 0:
-            self._budget -= 1
-            return self._inline.submit(fn, *args, **kwargs)
-        if self._pool is None:
-            self._pool = LocalPoolExecutor(self.workers)
-        kwargs.pop("worker", None)  # pool workers open their own cache
-        return self._pool.submit(fn, *args, **kwargs)
+        self._limit = inline_tasks
+        self._queued: list[tuple[cf.Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._decided_inline = False
 
     @property
     def inline(self) -> bool:
-        return self._pool is None and self._budget > 0
+        """True while a task may still run in this process (callers then pass their own worker)."""
+        return self._pool is None
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if self._pool is not None:
+            kwargs.pop("worker", None)  # pool workers open their own cache
+            return self._pool.submit(fn, *args, **kwargs)
+        fut: cf.Future[Any] = cf.Future()
+        self._queued.append((fut, fn, args, kwargs))
+        if not self._decided_inline and len(self._queued) > self._limit:
+            self._start_pool()
+        return fut
+
+    def _start_pool(self) -> None:
+        self._pool = LocalPoolExecutor(self.workers)
+        queued, self._queued = self._queued, []
+        for fut, fn, args, kwargs in queued:
+            kwargs.pop("worker", None)
+            _chain(self._pool.submit(fn, *args, **kwargs), fut)
+
+    def _run_queued(self) -> None:
+        self._decided_inline = True  # once results were needed here, stay here: no fork mid-way
+        queued, self._queued = self._queued, []
+        runner = InlineExecutor()
+        for fut, fn, args, kwargs in queued:
+            _chain(runner.submit(fn, *args, **kwargs), fut)
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
         futures = list(futures)
+        if self._pool is None and self._queued:
+            self._run_queued()
         done = {f for f in futures if f.done()}
         if done or self._pool is None:
             return done
         return self._pool.wait_any(futures)
 
     def shutdown(self, cancel: bool = False) -> None:
+        for fut, *_ in self._queued:
+            fut.cancel()
+        self._queued = []
         if self._pool is not None:
             self._pool.shutdown(cancel)
+
+
+def _chain(source: cf.Future[Any], target: cf.Future[Any]) -> None:
+    """Complete ``target`` with ``source``'s outcome (now, or when it completes)."""
+    def copy(f: cf.Future[Any]) -> None:
+        if target.done():
+            return
+        if f.cancelled():
+            target.cancel()
+            return
+        exc = f.exception()
+        if exc is not None:
+            target.set_exception(exc)
+        else:
+            target.set_result(f.result())
+    source.add_done_callback(copy)
 
 
 def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
