@@ -85,6 +85,14 @@ def _reference(tmp_path: Path, n: int) -> tuple[Path, dict[str, bytes]]:
     return ref, tree_bytes(ref / "build")
 
 
+def _rerun_gives(victim: Path, expected: dict[str, bytes]) -> None:
+    """The next build succeeds and leaves exactly the clean build's bytes."""
+    again = _spawn(victim, "-j", "2")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    assert tree_bytes(victim / "build") == expected
+
+
 def _start_with_workers(victim: Path) -> tuple[subprocess.Popen, list[int]]:
     """A -j 2 build of ``victim``, returned once its worker processes exist."""
     proc = _spawn(victim, "-j", "2")
@@ -109,10 +117,7 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> No
         pytest.skip("the worker finished before it was killed")
     assert proc.returncode == 1, err.decode()
     assert "worker failed" in err.decode()
-    again = _spawn(victim, "-j", "2")
-    out, err = again.communicate(timeout=300)
-    assert again.returncode == 0, err.decode()
-    assert tree_bytes(victim / "build") == expected
+    _rerun_gives(victim, expected)
 
 
 @pytest.mark.slow
@@ -135,10 +140,7 @@ def test_ctrl_c_during_a_parallel_build_leaves_nothing_half_written(tmp_path: Pa
         assert not f.name.endswith(".tmp"), f
         if f.suffix == ".json":
             orjson.loads(f.read_bytes())
-    again = _spawn(victim, "-j", "2")
-    out, err = again.communicate(timeout=300)
-    assert again.returncode == 0, err.decode()
-    assert tree_bytes(victim / "build") == expected
+    _rerun_gives(victim, expected)
 
 
 def test_j_must_be_positive(tmp_path: Path, capsys) -> None:

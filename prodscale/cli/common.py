@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 import orjson
@@ -39,18 +39,3 @@ def render_diagnostics(path: str, diagnostics: list[dict[str, Any]], text: str |
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
-
-
-def progress_printer(enabled: bool) -> Callable[[dict[str, Any]], None] | None:
-    if not enabled:
-        return None
-    count = [0]
-
-    def show(event: dict[str, Any]) -> None:
-        if event.get("event") != "story":
-            return
-        count[0] += 1
-        sys.stderr.write(f"\r\x1b[K[{count[0]}] {event['story']}")
-        sys.stderr.flush()
-
-    return show

@@ -215,9 +215,6 @@ class _Parser:
 
     # -- positions --------------------------------------------------------------------------
 
-    def _lineno(self, i: int) -> int:
-        return i + 1 if self.numbers is None else self.numbers[i]
-
     def _col(self, i: int, c: int) -> int:
         """1-based original column of the character at clean index ``c`` of logical line ``i``."""
         bp = self.colmaps.get(i)

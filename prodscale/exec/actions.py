@@ -17,7 +17,7 @@ import orjson
 
 from prodscale.core import engines as engines_mod
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
-from prodscale.core.keys import components
+from prodscale.core.keys import action_key, components
 from prodscale.core.settings import Settings
 from prodscale.core.targets import scene_target, story_target
 from prodscale.storage.cache import CacheDamaged
@@ -104,7 +104,7 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         if spec.name not in sel_digests:
             sel_digests[spec.name] = {k: digest_obj(v) for k, v in sel.items()}
         comps = components(spec, ctx.engine, rules.digests, sel, input_digests, sel_digests[spec.name])
-        akey = digest_obj(comps)
+        akey = action_key(comps)
         usable = not force and all(v is not None for v in input_digests.values())
         record = cache.get_action(akey) if usable else None
         out_obj, out_digest = None, None

@@ -21,7 +21,7 @@ import orjson
 
 from prodscale.core import engines as engines_mod
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
-from prodscale.core.targets import Target, parse_target, scene_target, story_target
+from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.exec.actions import ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk
 from prodscale.exec.executors import InlineExecutor, make_executor

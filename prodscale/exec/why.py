@@ -17,7 +17,7 @@ import orjson
 
 from prodscale.core.canon import pretty_json
 from prodscale.core.keys import diff_components
-from prodscale.core.targets import parse_target, scene_target
+from prodscale.core.targets import parse_target
 from prodscale.errors import GraphError
 
 AGGREGATE = "aggregate"
@@ -235,4 +235,4 @@ def explain_target(builder: Any, target: str) -> dict[str, Any]:
     return Explainer(builder, t.story).explain(target if t.stage or t.scene else t.story)
 
 
-__all__ = ["explain_target", "render", "scene_target"]
+__all__ = ["explain_target", "render"]

@@ -107,9 +107,6 @@ class Cache:
         """True when the blob is present and its bytes still hash to ``digest``."""
         return self.get_blob(digest) is not None
 
-    def has_blob(self, digest: str) -> bool:
-        return bool(self._guard(self._cache.__contains__, CAS_PREFIX + digest, default=False))
-
     def put_blob(self, data: bytes) -> str:
         """Store bytes under their digest. Always written (a present entry may be corrupt: writing
         again is what heals it), except twice within one batch."""
@@ -179,9 +176,6 @@ class Cache:
     # -- maintenance ---------------------------------------------------------------------------
     def keys(self) -> list[str]:
         return sorted(self._guard(lambda: list(self._cache.iterkeys()), default=[]))
-
-    def raw_get(self, key: str) -> Any:
-        return self._guard(self._cache.get, key)
 
     def delete(self, key: str) -> None:
         self._guard(self._cache.delete, key)

@@ -31,7 +31,7 @@ from typing import Any
 
 from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages._text import clean, diag, fmt, rules_by_code, sort_diags, spans_overlap
+from prodscale.core.stages._text import clean, diag, rules_by_code, sort_diags, spans_overlap
 from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, rules_for, scan, terms_may_match
 
 VERSION = 1
@@ -107,7 +107,6 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     shots = inputs["shot_specs"]["shots"]
     data = rules["prompts.toml"]
     gates = gate_rules(rules.get("sanitize.toml") or {})
-    gate_by_code = {r["code"]: r for r in gates}
     codes = rules_by_code(data)
     diags: list[dict[str, Any]] = []
     profiles = data.get("profiles", {})
@@ -269,10 +268,6 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         for name in sorted(missing_bible):
             diags.append(diag(codes["PS208"], missing_bible[name], {"match": name}, character=name))
     return {"clips": clips, "diagnostics": sort_diags(diags), "profile": profile_name}
-
-
-def format_prompt(template: str, **values: Any) -> str:
-    return fmt(template, **values)
 
 
 SPEC = StageSpec(name="prompts", version=VERSION, rule_files=("prompts.toml", "sanitize.toml"),
