@@ -36,8 +36,9 @@ class CacheDamaged(Exception):
 # no memory-mapped reads: a damaged or truncated database must raise an error, never SIGBUS a worker
 # Values up to 1 MiB stay inside SQLite (diskcache's default of 32 KiB puts every story's output
 # files in side files, and creating a file costs ~0.5 ms on CI's disk, more than the write itself).
+# Nothing expires and nothing is evicted, so culling (a SELECT on every set) is switched off.
 _SETTINGS = {"eviction_policy": "none", "size_limit": 2**62, "statistics": 0, "tag_index": 0,
-             "sqlite_mmap_size": 0, "disk_min_file_size": 2**20}
+             "sqlite_mmap_size": 0, "disk_min_file_size": 2**20, "cull_limit": 0}
 
 
 class Cache:
