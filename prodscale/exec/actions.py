@@ -1,6 +1,7 @@
 """Running actions against the cache: the part of a build that workers do.
 
-A task is a chunk of one story's scenes (each scene's stage chain) or one story's aggregation.
+A task is usually one whole story (its scenes' stage chains, its aggregation and its commit); a
+long story is split into chunks of scenes plus an aggregation task.
 Tasks are plain functions over picklable arguments, so the same code runs inline (``-j 1``), in a
 local process pool or on Dask workers; each process opens the project's cache once. A task
 returns what it did as data (executed targets, hits, log entries, output digests); the parent
@@ -20,6 +21,7 @@ from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.keys import action_key, components
 from prodscale.core.settings import Settings
 from prodscale.core.targets import scene_target, story_target
+from prodscale.exec.commit import CommitSpec, Committed, prepare_commit, write_commit
 from prodscale.storage.cache import CacheDamaged
 
 AGGREGATE = "aggregate"
@@ -50,6 +52,7 @@ class TaskResult:
     aggregate: dict[str, Any] | None = None                     # the aggregation record
     events: list[tuple[str, str, bool]] = field(default_factory=list)  # (target, stage, executed)
     problems: list[str] = field(default_factory=list)
+    committed: Committed | None = None                          # the story's commit (manifest, files, log)
 
 
 class ActionFailed(Exception):
@@ -162,40 +165,52 @@ class _Task:
         self.cache = w.cache
 
 
+def _run_scenes(t: _Task, ctx: TaskContext, story: str, scenes: list[dict[str, Any]], needed: set[str] | None,
+                keep: bool) -> list[dict[str, Any]]:
+    """Each scene's stage chain (sanitize -> shot_specs -> prompts; src). Returns, per scene, its
+    index and stage output digests, and with ``keep`` the output objects too (the story's own
+    aggregation then reads them from memory instead of the content store)."""
+    engine, result, run_action, rules, settings = t.engine, t.result, t.run_action, t.rules, t.settings
+    done: list[dict[str, Any]] = []
+    for sc in scenes:
+        outputs: dict[str, Any] = {}
+        digests: dict[str, str | None] = {}
+        scene_digest = digest_bytes(canonical_json(sc["payload"], check=False))  # parser output: no floats
+        source: dict[str, Any] = {"first": sc["first"], "last": sc["last"], "text": sc["text"]}
+        for spec in engine.stages:
+            target = scene_target(story, sc["index"], spec.name)
+            if needed is not None and target not in needed:
+                continue
+            in_digests: dict[str, str | None] = {}
+            in_objs: dict[str, Any] = {}
+            for dep in spec.inputs:
+                if dep == "scene":
+                    in_digests["scene"], in_objs["scene"] = scene_digest, sc["payload"]
+                else:
+                    in_digests[dep], in_objs[dep] = digests.get(dep), outputs.get(dep)
+            rule_data = {f: rules.data[f] for f in spec.rule_files}
+            sel = settings.select(spec.settings)
+            obj, dig = run_action(target, spec, in_digests, {"source": source},
+                                  lambda spec=spec, in_objs=in_objs, rule_data=rule_data, sel=sel:
+                                  spec.run(in_objs, rule_data, sel))
+            outputs[spec.name], digests[spec.name] = obj, dig
+        row: dict[str, Any] = {"index": sc["index"], "digests": digests}
+        result.scenes.append(row)
+        done.append({**row, "outputs": outputs} if keep else row)
+    return done
+
+
 def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], old: dict[str, Any],
                     rule_texts: dict[str, str], needed: set[str] | None, worker: Worker | None = None) -> TaskResult:
-    """Each scene's stage chain (sanitize -> shot_specs -> prompts; src) for a chunk of scenes.
+    """A chunk of a long story's scenes (the story's aggregation is a task of its own).
 
-    ``scenes``: [{"index", "payload", "first", "last", "text"}] where text is the digest of the
-    story's text in the content store (stored once per story), so ``why`` can show a diff later."""
+    ``scenes``: [{"index", "payload", "first", "last", "text", ...}] where text is the digest of
+    the story's text in the content store (stored once per story), so ``why`` can show a diff."""
     t = _Task(ctx, story, old, rule_texts, worker)
-    engine, result, run_action, rules, settings, cache = t.engine, t.result, t.run_action, t.rules, t.settings, t.cache
-    with cache.batch():
-        for sc in scenes:
-            outputs: dict[str, Any] = {}
-            digests: dict[str, str | None] = {}
-            scene_digest = digest_bytes(canonical_json(sc["payload"], check=False))  # parser output: no floats
-            source: dict[str, Any] = {"first": sc["first"], "last": sc["last"], "text": sc["text"]}
-            for spec in engine.stages:
-                target = scene_target(story, sc["index"], spec.name)
-                if needed is not None and target not in needed:
-                    continue
-                in_digests: dict[str, str | None] = {}
-                in_objs: dict[str, Any] = {}
-                for dep in spec.inputs:
-                    if dep == "scene":
-                        in_digests["scene"], in_objs["scene"] = scene_digest, sc["payload"]
-                    else:
-                        in_digests[dep], in_objs[dep] = digests.get(dep), outputs.get(dep)
-                rule_data = {f: rules.data[f] for f in spec.rule_files}
-                sel = settings.select(spec.settings)
-                obj, dig = run_action(target, spec, in_digests, {"source": source},
-                                      lambda spec=spec, in_objs=in_objs, rule_data=rule_data, sel=sel:
-                                      spec.run(in_objs, rule_data, sel))
-                outputs[spec.name], digests[spec.name] = obj, dig
-            result.scenes.append({"index": sc["index"], "digests": digests})
-    _move_problems(cache, result)
-    return result
+    with t.cache.batch():
+        _run_scenes(t, ctx, story, scenes, needed, keep=False)
+    _move_problems(t.cache, t.result)
+    return t.result
 
 
 def _move_problems(cache: Any, result: TaskResult) -> None:
@@ -204,43 +219,95 @@ def _move_problems(cache: Any, result: TaskResult) -> None:
 
 
 def run_aggregate(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[dict[str, Any]],
-                  old: dict[str, Any], rule_texts: dict[str, str], worker: Worker | None = None) -> TaskResult:
-    """The story's aggregation over its scenes' outputs (loaded from the content store by digest).
+                  old: dict[str, Any], rule_texts: dict[str, str], commit: CommitSpec | None = None,
+                  worker: Worker | None = None) -> TaskResult:
+    """A long story's aggregation over its scenes' outputs (loaded from the content store by
+    digest), then its commit.
 
     ``scenes``: [{"index", "line_offset", "heading", "number", "digests": {stage: digest}}]."""
     t = _Task(ctx, story, old, rule_texts, worker)
+    with t.cache.batch():
+        finish = _aggregate(t, ctx, story, meta, scenes, commit)
+    finish()
+    _move_problems(t.cache, t.result)
+    return t.result
+
+
+def run_story(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[dict[str, Any]],
+              old: dict[str, Any], rule_texts: dict[str, str], needed: set[str] | None,
+              commit: CommitSpec | None = None, worker: Worker | None = None) -> TaskResult:
+    """A whole story in one task: its scenes, its aggregation (fed from memory) and its commit,
+    in one cache transaction. The usual task: one per story keeps every worker busy on a project
+    of many stories and sends nothing but the outcome back."""
+    t = _Task(ctx, story, old, rule_texts, worker)
+    finish: Callable[[], None] = lambda: None
+    with t.cache.batch():
+        done = _run_scenes(t, ctx, story, scenes, needed, keep=True)
+        if needed is None or story_target(story, AGGREGATE) in needed:
+            by_index = {sc["index"]: sc for sc in scenes}
+            rows = [{"index": d["index"], "line_offset": by_index[d["index"]]["line_offset"],
+                     "heading": by_index[d["index"]]["heading"], "number": by_index[d["index"]]["number"],
+                     "digests": d["digests"], "outputs": d["outputs"]} for d in done]
+            finish = _aggregate(t, ctx, story, meta, rows, commit)
+    finish()
+    _move_problems(t.cache, t.result)
+    return t.result
+
+
+def _aggregate(t: _Task, ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[dict[str, Any]],
+               commit: CommitSpec | None) -> Callable[[], None]:
+    """Run (or find) the story's aggregation and prepare its commit, inside the task's cache
+    transaction; returns what writes the files once that transaction is flushed."""
     engine, result, run_action, rules, settings, cache = t.engine, t.result, t.run_action, t.rules, t.settings, t.cache
     agg = engine.aggregate
     target = story_target(story, AGGREGATE)
     digests = {"story": digest_obj(meta),
                "scenes": digest_obj([[s["index"], s["line_offset"], s["heading"], s["number"], s["digests"]]
                                      for s in scenes])}
+    fresh: dict[str, bytes] = {}  # the bytes of the files computed in this task
 
     def compute() -> dict[str, Any]:
         inputs = []
         for s in scenes:
-            outs = {}
-            for stage, dig in s["digests"].items():
-                blob = cache.get_blob(dig)
-                if blob is None:
-                    raise CacheDamaged(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from the cache")
-                outs[stage] = orjson.loads(blob)
+            outs = s.get("outputs") or {}
+            if len(outs) != len(s["digests"]) or any(v is None for v in outs.values()):
+                outs = {}
+                for stage, dig in s["digests"].items():
+                    blob = cache.get_blob(dig)
+                    if blob is None:
+                        raise CacheDamaged(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from "
+                                           "the cache")
+                    outs[stage] = orjson.loads(blob)
             inputs.append({"index": s["index"], "line_offset": s["line_offset"], "heading": s["heading"],
                            "number": s["number"], **outs})
         out = agg.run(meta, inputs, {f: rules.data[f] for f in agg.rule_files}, settings.select(agg.settings))
-        files = {name: cache.put_blob(data) for name, data in sorted(out["files"].items())}
+        fresh.clear()
+        files = {}
+        for name, data in sorted(out["files"].items()):
+            files[name] = cache.put_blob(data)
+            fresh[files[name]] = data
         return {"files": files, "summary": out["summary"], "diagnostics": out.get("diagnostics", [])}
 
-    with cache.batch():
-        record, _ = run_action(target, agg, digests, {}, compute)
-        if record is not None and not all(cache.has_valid_blob(d) for d in record["files"].values()):
-            # the record survived but a file's bytes did not: recompute rather than fail
-            if target in result.executed:
-                result.executed.remove(target)
-            else:
-                result.cached -= 1
-            result.events = [e for e in result.events if e[0] != target]
-            record, _ = run_action(target, agg, digests, {}, compute, force=True)
+    def recompute() -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The record was a hit but a file it names is gone from the content store: run it again."""
+        if target in result.executed:
+            result.executed.remove(target)
+        else:
+            result.cached -= 1
+        result.events = [e for e in result.events if e[0] != target]
+        again, _ = run_action(target, agg, digests, {}, compute, force=True)
+        return again, dict(fresh)
+
+    record, _ = run_action(target, agg, digests, {}, compute)
     result.aggregate = record
-    _move_problems(cache, result)
-    return result
+    if record is None or commit is None or ctx.dry_run:
+        return lambda: None
+    files = dict(fresh)
+    committed = result.committed = prepare_commit(cache, ctx.root, commit, record, files)
+
+    def finish() -> None:
+        write_commit(cache, ctx.root, commit, committed, files, recompute, result.entries)
+        result.aggregate = committed.record
+        if committed.log_saved:
+            result.entries = {}  # saved with the story's build log: nothing to send back
+    return finish

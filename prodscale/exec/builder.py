@@ -23,10 +23,12 @@ from prodscale.core import engines as engines_mod
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
-from prodscale.exec.actions import ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk
+from prodscale.exec.actions import (ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk,
+                                    run_story)
+from prodscale.exec.commit import CommitSpec
 from prodscale.exec.executors import InlineExecutor, make_executor
 from prodscale.storage.cache import CacheDamaged
-from prodscale.storage.fs import FileStat, atomic_write, remove_stale_temps, stat_or_none
+from prodscale.storage.fs import FileStat, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
 from prodscale.storage.lockfile import LOCK_NAME, LockFile
 from prodscale.storage.project import Project, RuleSet, StoryFile
@@ -152,6 +154,7 @@ class Builder:
         self.staged: dict[str, dict[str, Any]] = {}  # story -> computed files and manifest when not committing
         self._features: dict[str, set[str]] | None = None
         self.check_drift = True                  # verify --rebuild compares itself and reports drift
+        self.compiled_at = compiled_at()         # the run record of compilations first produced by this build
 
     # -- shared pieces -------------------------------------------------------------------------
     @property
@@ -257,6 +260,7 @@ class Builder:
               wait: bool = True) -> BuildReport:
         started = time.perf_counter()
         report = BuildReport(run_id=new_run_id(), dry_run=dry_run)
+        self.compiled_at = compiled_at()
         lock = None
         if not dry_run:
             lock = ProjectLock(self.project.state_dir, "prodscale build").acquire(wait=wait, on_wait=print_waiting)
@@ -360,6 +364,10 @@ class Builder:
             planned[0] += 1
             planned[1] += job.n_actions
             self._emit({"event": "plan", "stories": planned[0], "actions": planned[1]})
+            if job.single:
+                submit(job, "story", 0, run_story, job.ctx, job.sf.name, job.meta, job.chunks[0] if job.chunks else [],
+                       job.old_targets, job.rule_texts, job.needed, self._commit_spec(job, {}))
+                return
             if not job.chunks:
                 submit_aggregate(job)
             for i, chunk in enumerate(job.chunks):
@@ -386,7 +394,12 @@ class Builder:
             scenes = [{"index": u.index, "line_offset": u.line_offset, "heading": u.heading, "number": u.number,
                        "digests": job.digests[u.index]} for u in job.units]
             old = {k: v for k, v in job.old_targets.items() if k == story_target(job.sf.name, AGGREGATE)}
-            submit(job, "aggregate", 0, run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts)
+            computed: dict[str, Any] = {}
+            for r in job.chunk_results:
+                if r is not None:
+                    computed.update(r.entries)
+            submit(job, "aggregate", 0, run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts,
+                   self._commit_spec(job, computed))
 
         def damaged(job: StoryJob, reason: str) -> None:
             """The cache was damaged under running work: heal it once, re-run what was in flight."""
@@ -455,7 +468,7 @@ class Builder:
                         job.digests[sc["index"]] = sc["digests"]
                     if all(r is not None for r in job.chunk_results):
                         submit_aggregate(job)
-                else:
+                else:  # the aggregation, or a whole story
                     job.agg_result = res
                     finish(job)
 
@@ -616,15 +629,19 @@ class Builder:
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
         # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
-        text_blob = text_digest  # stored by _finalize, in the same transaction as the story's manifest
+        text_blob = text_digest  # stored by the story's commit, in the same transaction as its manifest
         scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,
-                   "text": text_blob} for u in units]
-        chunks = [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
+                   "text": text_blob, "line_offset": u.line_offset, "heading": u.heading, "number": u.number}
+                  for u in units]
+        single = len(scenes) <= STORY_TASK_SCENES
+        chunks = [scenes] if single else [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
         meta = {"name": sf.name, "path": sf.rel_path, "title_page": {f.key: f.value for f in story.title_page},
                 "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version}
         return StoryJob(sf=sf, text=text, text_digest=text_digest, key=key, engine=engine_version, floor=floor,
                         st=st, units=units, needed=needed, old_targets=log.get("targets", {}), log=log, ctx=ctx,
-                        chunks=chunks, chunk_results=[None] * len(chunks), rule_texts=rule_texts, meta=meta,
+                        chunks=chunks, chunk_results=[] if single else [None] * len(chunks), rule_texts=rule_texts,
+                        meta=meta, single=single,
+                        agg_needed=needed is None or story_target(sf.name, AGGREGATE) in needed,
                         partial=bool(sub), n_actions=len(units) * len(engine.stages) + 1, rules=rules)
 
     def _store_texts(self, version: str) -> dict[str, str]:
@@ -643,106 +660,70 @@ class Builder:
                     cache.put_blob(data)
         return stored
 
-    def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
-        """Merge a story's task results: build log, manifest, outputs, state record, outcome.
-
-        The build process's cache writes for the story go in one short transaction, so they do not
-        queue behind the workers' one by one for SQLite's writer lock."""
+    def _commit_spec(self, job: "StoryJob", computed: dict[str, Any]) -> CommitSpec | None:
+        """What the task that aggregates the story needs to commit it (None for a dry run)."""
         if job.ctx.dry_run:
-            self._finalize_story(job, report)
-            return
-        with self.cache.batch():
-            self.cache.put_blob(job.text.encode("utf-8"))
-            self._finalize_story(job, report)
-
-    def _finalize_story(self, job: "StoryJob", report: BuildReport) -> None:
+            return None
         sf = job.sf
-        new_targets: dict[str, Any] = dict(job.old_targets) if job.partial else {}
-        for r in job.chunk_results:
-            if r is not None:
-                new_targets.update(r.entries)
-        if job.agg_result is not None:
-            new_targets.update(job.agg_result.entries)
-        if self.keep_plans:
-            self.plans[sf.name] = {"targets": new_targets, "text": job.text, "units": job.units, "rules": job.rules}
+        parts = self.last_parts[sf.name]
+        old = self.state.stories.get(sf.name)
+        base = dict(job.old_targets) if job.partial else {}
+        base.update(computed)
+        return CommitSpec(
+            name=sf.name, rel_path=sf.rel_path, text=job.text, text_digest=job.text_digest, engine=job.engine,
+            floor=job.floor, inputs=digest_obj({k: parts[k] for k in ("text", "engine", "rules", "settings")}),
+            run_id=job.ctx.run_id, compiled_at=self.compiled_at, old_lock=self.lock().stories.get(sf.name),
+            old_outputs={} if old is None else {f: (d, old.output_stats[f].to_list()) for f, d in old.outputs.items()
+                                                if f in old.output_stats},
+            base_targets=base, check_drift=self.check_drift, write=self.commit)
+
+    def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
+        """Record a story whose tasks are done: its state record, lock entry and outcome (the task
+        that aggregated it already wrote its files and build log)."""
+        sf = job.sf
+        results = [r for r in [*job.chunk_results, job.agg_result] if r is not None]
+        committed = job.agg_result.committed if job.agg_result is not None else None
         dry_run = job.ctx.dry_run
-        if job.agg_result is None:  # only some scene targets were asked for
+        if self.keep_plans or committed is None:
+            new_targets: dict[str, Any] = dict(job.old_targets) if job.partial else {}
+            for r in results:
+                new_targets.update(r.entries)
+            if self.keep_plans:
+                self.plans[sf.name] = {"targets": new_targets, "text": job.text, "units": job.units,
+                                       "rules": job.rules}
+        if not job.agg_needed:  # only some scene targets were asked for
             if not dry_run and self.commit:
                 job.log["targets"] = new_targets
                 self.log.save(sf.name, job.log)
             report.stories[sf.name] = StoryOutcome(sf.name, "partial", job.engine, rel_path=sf.rel_path)
             return
-        result = job.agg_result.aggregate
-        if dry_run or result is None:
+        if dry_run or committed is None:
             report.stories[sf.name] = StoryOutcome(sf.name, "stale", job.engine, rel_path=sf.rel_path)
             return
-        summary = result["summary"]
-        self.last_parts[sf.name] = self.last_parts.get(sf.name) or {}
-        result = self._with_manifest(sf, result, job.text_digest, job.engine, job.floor, report)
-        if result is None:  # computed, not committed (reanalyze --dry-run)
-            report.stories[sf.name] = StoryOutcome(sf.name, "staged", job.engine, rel_path=sf.rel_path)
-            return
-        rec = self._write_outputs(sf, result, job.text_digest, job.key, self.last_parts[sf.name], job.engine, job.st,
-                                  job.n_actions, len(job.units))
-        self.state.stories[sf.name] = rec
-        self.state_dirty = True
-        job.log["targets"] = new_targets
-        job.log["run"] = report.run_id
-        self.log.save(sf.name, job.log)
-        # diagnostics are not held for thousands of stories: whoever shows them reads diagnostics.json
-        report.stories[sf.name] = StoryOutcome(sf.name, summary["status"], job.engine, counts=dict(rec.counts),
-                                               rel_path=sf.rel_path)
-
-    def _with_manifest(self, sf: StoryFile, result: dict[str, Any], text_digest: str, engine: str, floor: str,
-                       report: BuildReport) -> dict[str, Any] | None:
-        """Add manifest.json and manifest.txt to the story's files, check for drift, stage the lock entry."""
-        from prodscale.core.manifest import build_core, compilation_hash, manifest_document, render_text
-        from prodscale.core.canon import pretty_json
-        cache = self.cache
-        core = build_core(story=sf.name, engine=engine, floor=floor, story_hash=text_digest,
-                          files=result["files"], summary=result["summary"])
-        chash = compilation_hash(core)
-        parts = self.last_parts[sf.name]
-        inputs = digest_obj({k: parts[k] for k in ("text", "engine", "rules", "settings")})
-        entry = {"engine": engine, "floor": floor, "inputs": inputs, "story_hash": text_digest,
-                 "shot_specs_hash": core["shot_specs_hash"], "prompts_hash": core["prompt_hash"],
-                 "compilation_hash": chash}
-        old = self.lock().stories.get(sf.name)
-        if self.check_drift and old is not None and old.get("inputs") == inputs and old.get("engine") == engine \
-                and old.get("compilation_hash") != chash:
+        if committed.drift is not None:
+            new, locked = committed.drift
             raise IntegrityError(
-                f"drift: '{sf.name}' compiled on engine {engine} from unchanged inputs gives compilation hash "
-                f"{chash[:10]}..., but {LOCK_NAME} holds {str(old.get('compilation_hash'))[:10]}...",
+                f"drift: '{sf.name}' compiled on engine {job.engine} from unchanged inputs gives compilation hash "
+                f"{new[:10]}..., but {LOCK_NAME} holds {locked[:10]}...",
                 path=sf.rel_path, hint="a shipped engine's output must never change: report this; the lock and "
                                        "the outputs were left as they were")
-        run = self._run_record(sf, chash, report)
-        manifest_json = pretty_json(manifest_document(core, run))
-        files = dict(result["files"])
-        files["manifest.json"] = cache.put_blob(manifest_json)
-        files["manifest.txt"] = cache.put_blob(render_text(core, run).encode("utf-8"))
-        if not self.commit:
-            self.staged[sf.name] = {"files": files, "core": core, "entry": entry}
-            return None
-        self.lock().stories[sf.name] = entry
-        return {**result, "files": files, "lock_entry": entry, "floor": floor}
-
-    def _run_record(self, sf: StoryFile, chash: str, report: BuildReport) -> dict[str, str]:
-        """When this exact compilation was first produced: reused while the compilation hash holds,
-        so rebuilding unchanged work (even from an empty cache) leaves manifest.json byte-identical."""
-        cache = self.cache
-        known = cache.get_meta(f"run:{chash}")
-        if known is None:
-            try:
-                on_disk = orjson.loads((self.project.build_dir / sf.name / "manifest.json").read_bytes())
-                if on_disk.get("compilation_hash") == chash:
-                    known = {k: str(v) for k, v in on_disk.get("run", {}).items()}
-            except (OSError, orjson.JSONDecodeError, AttributeError):
-                known = None
-        if not known or set(known) != {"compiled_at", "run_id"}:
-            known = {"compiled_at": compiled_at(), "run_id": report.run_id}
-        if self.commit and not report.dry_run:
-            cache.put_meta(f"run:{chash}", known)
-        return known
+        if committed.staged is not None:  # computed, not committed (reanalyze --dry-run)
+            self.staged[sf.name] = committed.staged
+            report.stories[sf.name] = StoryOutcome(sf.name, "staged", job.engine, rel_path=sf.rel_path)
+            return
+        summary = committed.record["summary"]
+        self.lock().stories[sf.name] = committed.lock_entry
+        counts = {"actions": job.n_actions, "scenes": len(job.units), "errors": int(summary.get("errors", 0)),
+                  "warnings": int(summary.get("warnings", 0))}
+        self.state.stories[sf.name] = StoryRecord(
+            path=sf.rel_path, stat=job.st, text_digest=job.text_digest, story_key=job.key, engine=job.engine,
+            status=summary["status"], outputs=dict(committed.outputs),
+            output_stats={f: FileStat.from_list(v) for f, v in committed.stats.items()}, counts=counts,
+            parts=self.last_parts.get(sf.name) or {}, lock_entry=dict(committed.lock_entry))
+        self.state_dirty = True
+        # diagnostics are not held for thousands of stories: whoever shows them reads diagnostics.json
+        report.stories[sf.name] = StoryOutcome(sf.name, summary["status"], job.engine, counts=dict(counts),
+                                               rel_path=sf.rel_path)
 
     def _needed(self, story: str, units: list[Any], engine: Any, sub: list[Target]) -> set[str] | None:
         if not sub:
@@ -751,74 +732,12 @@ class Builder:
         graph = build_graph([(story, len(units))], engine.stages)
         return actions_for(graph, [resolve(graph, t) for t in sub])
 
-    def _write_outputs(self, sf: StoryFile, result: dict[str, Any], text_digest: str, key: str,
-                       parts: dict[str, Any], engine: str,
-                       st: FileStat, n_actions: int, n_scenes: int) -> StoryRecord:
-        cache = self.cache
-        out_dir = self.project.build_dir / sf.name
-        old = self.state.stories.get(sf.name)
-        outputs: dict[str, str] = {}
-        stats: dict[str, FileStat] = {}
-        to_write: list[tuple[str, Path, bytes]] = []
-        for fname, digest in sorted(result["files"].items()):
-            path = out_dir / fname
-            current = stat_or_none(path)
-            same = False
-            if current is not None:
-                if old is not None and old.outputs.get(fname) == digest and old.output_stats.get(fname) == current:
-                    same = True
-                else:
-                    try:
-                        same = digest_bytes(path.read_bytes()) == digest
-                    except OSError:
-                        same = False
-            outputs[fname] = digest
-            if same:
-                assert current is not None
-                stats[fname] = current
-                continue
-            data = cache.get_blob(digest)
-            if data is None:
-                raise CacheDamaged(f"output {fname} of {sf.name} vanished from the cache")
-            to_write.append((fname, path, data))
-        if to_write:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            # file creation is slow on some disks (~0.5 ms); writes overlap in threads, each still
-            # temp-file-and-rename, and the stats are taken after every write has landed
-            list(_writer_pool().map(lambda item: atomic_write(item[1], item[2]), to_write))
-            for fname, path, _ in to_write:
-                current = stat_or_none(path)
-                assert current is not None
-                stats[fname] = current
-        if old is not None:
-            for fname in sorted(set(old.outputs) - set(outputs)):
-                try:
-                    (out_dir / fname).unlink()
-                except FileNotFoundError:
-                    pass
-        summary = result["summary"]
-        counts = {"actions": n_actions, "scenes": n_scenes, "errors": int(summary.get("errors", 0)),
-                  "warnings": int(summary.get("warnings", 0))}
-        return StoryRecord(path=sf.rel_path, stat=st, text_digest=text_digest, story_key=key, engine=engine,
-                           status=summary["status"], outputs=outputs, output_stats=stats, counts=counts,
-                           parts=parts, lock_entry=dict(result["lock_entry"]))
-
 
 # settings sections no compilation reads (generation only): editing them leaves stories up to date
 GENERATION_ONLY = ("providers", "budget")
 
-_WRITERS: Any = None
-
-
-def _writer_pool() -> Any:
-    global _WRITERS
-    if _WRITERS is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prodscale-write")
-    return _WRITERS
-
-
-CHUNK_SCENES = 16  # scenes per task: big enough to amortize dispatch, small enough to spread a long story
+CHUNK_SCENES = 16  # scenes per task of a long story: big enough to amortize dispatch, small enough to spread it
+STORY_TASK_SCENES = 64  # a story up to this long is one task (scenes, aggregation, commit in one transaction)
 
 
 @dataclass
@@ -844,6 +763,8 @@ class StoryJob:
     partial: bool
     n_actions: int
     rules: RuleSet
+    single: bool = False        # one task for the whole story (else scene chunks, then the aggregation)
+    agg_needed: bool = True     # False when only some scene targets were asked for
     digests: dict[int, dict[str, str | None]] = field(default_factory=dict)
     agg_result: TaskResult | None = None
     failed: bool = False
@@ -855,7 +776,7 @@ class StoryJob:
         from dataclasses import replace
         self.generation = generation
         self.ctx = replace(self.ctx, cache_generation=generation)
-        self.chunk_results = [None] * len(self.chunks)
+        self.chunk_results = [] if self.single else [None] * len(self.chunks)
         self.digests = {}
         self.agg_result = None
         self.failed = False

@@ -73,11 +73,8 @@ def reanalyze(builder: Any, story: str, engine: str, *, dry_run: bool) -> dict[s
     if report.errors:
         raise report.errors[0]
     staged = builder.staged[story]
-    cache = builder.cache
-    new_specs = cache.get_blob(staged["files"]["shot_specs.json"])
-    new_prompts = cache.get_blob(staged["files"]["prompts.json"])
-    builder.cache.close()
-    builder._cache = None
+    new_specs = staged["files"].get("shot_specs.json")
+    new_prompts = staged["files"].get("prompts.json")
     old_shots, new_shots = _shots(old_specs), _shots(new_specs)
     old_clips, new_clips = _clips(old_prompts), _clips(new_prompts)
     result: dict[str, Any] = {
