@@ -147,3 +147,29 @@ def test_j_must_be_positive(tmp_path: Path, capsys) -> None:
     root = make_project(tmp_path / "p", {"a": story(1)})
     code, out, err = run(capsys, "build", "-j", "0", "-C", str(root))
     assert code == 2
+
+
+def test_long_story_split_into_chunks_gives_the_same_bytes(tmp_path: Path, capsys) -> None:
+    """A story longer than one task holds runs as scene chunks plus an aggregation that reads the
+    chunks' outputs back from the cache: same report and bytes as -j 1, and an edit in it runs
+    only that scene and the aggregation."""
+    from prodscale.exec.builder import STORY_TASK_SCENES
+    n = STORY_TASK_SCENES + 9
+    base = make_project(tmp_path / "base", {"long": story(n, title="Long"), "short": story(3, title="Short", start=500)})
+    reps, trees = {}, {}
+    for label, extra in (("j1", ["-j", "1"]), ("j2", ["-j", "2"])):
+        root = _fresh(base, tmp_path / label)
+        reps[label] = _build(capsys, root, *extra)
+        trees[label] = tree_bytes(root / "build")
+    assert reps["j1"] == reps["j2"] and trees["j1"] == trees["j2"]
+    assert len(reps["j1"]["executed"]) == (n + 3) * 4 + 2
+
+    root = tmp_path / "j2"
+    path = root / "stories" / "long.fountain"
+    path.write_text(path.read_text(encoding="utf-8").replace("number 40.", "number forty."), encoding="utf-8")
+    rep = _build(capsys, root, "-j", "2")
+    assert rep["executed"] == [f"long#40:{s}" for s in ("sanitize", "shot_specs", "prompts", "src")] + \
+        ["long:aggregate"]
+    clean = _fresh(root, tmp_path / "clean")
+    _build(capsys, clean, "-j", "1")
+    assert tree_bytes(root / "build") == tree_bytes(clean / "build")

@@ -76,8 +76,8 @@ def show(key: str, project_dir: str | None) -> None:
             raise UsageError(f"{len(matches)} cache entries match '{key}'", hint="give a longer key prefix")
         k = matches[0]
         if k.startswith(AC_PREFIX):
-            rec = cache.get_action(k[len(AC_PREFIX):])
-            blob = cache.get_blob(rec["out"]) if rec else None
+            got = cache.get_result(k[len(AC_PREFIX):])
+            rec, blob = got if got is not None else (None, None)
             echo_json({"key": k[len(AC_PREFIX):], "record": rec,
                        "output": blob.decode("utf-8", "replace") if blob else None})
         else:
@@ -133,13 +133,11 @@ def gc(as_json: bool, project_dir: str | None) -> None:
                 live_blobs.update((prev.get("components") or {}).get("settings", {}).values())
         for k in cache.keys():
             if k.startswith(AC_PREFIX) and k[len(AC_PREFIX):] in live_keys:
-                rec = cache.get_action(k[len(AC_PREFIX):])
-                if rec and rec.get("out"):
-                    live_blobs.add(rec["out"])
-                    blob = cache.get_blob(rec["out"])
-                    if blob and k[len(AC_PREFIX):] in live_keys and rec.get("target", "").endswith(":aggregate"):
-                        import orjson
-                        live_blobs.update(orjson.loads(blob).get("files", {}).values())
+                got = cache.get_result(k[len(AC_PREFIX):])
+                rec, blob = got if got is not None else (None, None)
+                if rec and blob and rec.get("target", "").endswith(":aggregate"):
+                    import orjson
+                    live_blobs.update(orjson.loads(blob).get("files", {}).values())
         removed = 0
         for k in cache.keys():
             if (k.startswith(AC_PREFIX) and k[len(AC_PREFIX):] not in live_keys) or \

@@ -109,12 +109,11 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         comps = components(spec, ctx.engine, rules.digests, sel, input_digests, sel_digests[spec.name])
         akey = action_key(comps)
         usable = not force and all(v is not None for v in input_digests.values())
-        record = cache.get_action(akey) if usable else None
+        got = cache.get_result(akey) if usable else None
         out_obj, out_digest = None, None
-        if record is not None:
-            blob = cache.get_blob(record["out"])
-            if blob is not None:
-                out_obj, out_digest = orjson.loads(blob), record["out"]
+        if got is not None and got[1] is not None:  # a record without its output is a miss
+            record, blob = got
+            out_obj, out_digest = orjson.loads(blob), record["out"]
         prev = old.get(target)
         if out_digest is not None:
             result.cached += 1
@@ -136,8 +135,9 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         except Exception as exc:  # a stage bug: report it with the target, never crash the build
             raise ActionFailed(target, f"{type(exc).__name__}: {exc}") from exc
         # floats are refused where outputs become files (pretty_json) and in every key
-        out_digest = cache.put_blob(canonical_json(out_obj, check=False))
-        cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at})
+        blob = canonical_json(out_obj, check=False)
+        out_digest = digest_bytes(blob)
+        cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at}, blob)
         result.executed.append(target)
         result.events.append((target, spec.name, True))
         entry = {"key": akey, "components": comps, "status": "executed", "run": ctx.run_id, "at": ctx.at,
@@ -175,6 +175,7 @@ def _run_scenes(t: _Task, ctx: TaskContext, story: str, scenes: list[dict[str, A
     for sc in scenes:
         outputs: dict[str, Any] = {}
         digests: dict[str, str | None] = {}
+        keys: dict[str, str] = {}  # stage -> action key, where a long story's aggregation finds the output
         scene_digest = digest_bytes(canonical_json(sc["payload"], check=False))  # parser output: no floats
         source: dict[str, Any] = {"first": sc["first"], "last": sc["last"], "text": sc["text"]}
         for spec in engine.stages:
@@ -194,7 +195,8 @@ def _run_scenes(t: _Task, ctx: TaskContext, story: str, scenes: list[dict[str, A
                                   lambda spec=spec, in_objs=in_objs, rule_data=rule_data, sel=sel:
                                   spec.run(in_objs, rule_data, sel))
             outputs[spec.name], digests[spec.name] = obj, dig
-        row: dict[str, Any] = {"index": sc["index"], "digests": digests}
+            keys[spec.name] = result.entries[target]["key"]
+        row: dict[str, Any] = {"index": sc["index"], "digests": digests, "keys": keys}
         result.scenes.append(row)
         done.append({**row, "outputs": outputs} if keep else row)
     return done
@@ -224,7 +226,8 @@ def run_aggregate(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: li
     """A long story's aggregation over its scenes' outputs (loaded from the content store by
     digest), then its commit.
 
-    ``scenes``: [{"index", "line_offset", "heading", "number", "digests": {stage: digest}}]."""
+    ``scenes``: [{"index", "line_offset", "heading", "number", "digests": {stage: digest},
+    "keys": {stage: action key}}]."""
     t = _Task(ctx, story, old, rule_texts, worker)
     with t.cache.batch():
         finish = _aggregate(t, ctx, story, meta, scenes, commit)
@@ -273,11 +276,11 @@ def _aggregate(t: _Task, ctx: TaskContext, story: str, meta: dict[str, Any], sce
             if len(outs) != len(s["digests"]) or any(v is None for v in outs.values()):
                 outs = {}
                 for stage, dig in s["digests"].items():
-                    blob = cache.get_blob(dig)
-                    if blob is None:
-                        raise CacheDamaged(f"output {dig[:12]} of {story}#{s['index']}:{stage} vanished from "
+                    got = cache.get_result(s["keys"][stage])
+                    if got is None or got[1] is None or got[0].get("out") != dig:
+                        raise CacheDamaged(f"output {str(dig)[:12]} of {story}#{s['index']}:{stage} vanished from "
                                            "the cache")
-                    outs[stage] = orjson.loads(blob)
+                    outs[stage] = orjson.loads(got[1])
             inputs.append({"index": s["index"], "line_offset": s["line_offset"], "heading": s["heading"],
                            "number": s["number"], **outs})
         out = agg.run(meta, inputs, {f: rules.data[f] for f in agg.rule_files}, settings.select(agg.settings))

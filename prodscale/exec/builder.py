@@ -392,7 +392,7 @@ class Builder:
                 finish(job)
                 return
             scenes = [{"index": u.index, "line_offset": u.line_offset, "heading": u.heading, "number": u.number,
-                       "digests": job.digests[u.index]} for u in job.units]
+                       "digests": job.digests[u.index], "keys": job.keys[u.index]} for u in job.units]
             old = {k: v for k, v in job.old_targets.items() if k == story_target(job.sf.name, AGGREGATE)}
             computed: dict[str, Any] = {}
             for r in job.chunk_results:
@@ -466,6 +466,7 @@ class Builder:
                     job.chunk_results[i] = res
                     for sc in res.scenes:
                         job.digests[sc["index"]] = sc["digests"]
+                        job.keys[sc["index"]] = sc["keys"]
                     if all(r is not None for r in job.chunk_results):
                         submit_aggregate(job)
                 else:  # the aggregation, or a whole story
@@ -766,6 +767,7 @@ class StoryJob:
     single: bool = False        # one task for the whole story (else scene chunks, then the aggregation)
     agg_needed: bool = True     # False when only some scene targets were asked for
     digests: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    keys: dict[int, dict[str, str]] = field(default_factory=dict)   # scene -> stage -> action key
     agg_result: TaskResult | None = None
     failed: bool = False
 
@@ -777,7 +779,7 @@ class StoryJob:
         self.generation = generation
         self.ctx = replace(self.ctx, cache_generation=generation)
         self.chunk_results = [] if self.single else [None] * len(self.chunks)
-        self.digests = {}
+        self.digests, self.keys = {}, {}
         self.agg_result = None
         self.failed = False
 
@@ -791,7 +793,7 @@ class StoryJob:
                 executed.extend(r.executed)
                 would_run.extend(r.would_run)
         self.text, self.units, self.chunks, self.old_targets, self.log = "", [], [], {}, {}
-        self.chunk_results, self.agg_result, self.digests = [], None, {}
+        self.chunk_results, self.agg_result, self.digests, self.keys = [], None, {}, {}
         return self.sf.name, executed, would_run
 
     def old_for(self, chunk: list[dict[str, Any]]) -> dict[str, Any]:

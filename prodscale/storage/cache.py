@@ -3,7 +3,9 @@
 - Content store (CAS): ``c:<sha256>`` -> bytes. Every read re-hashes the bytes; a mismatch is a
   miss, reported in ``problems`` and deleted so the next write heals it.
 - Action cache (AC): ``a:<action key>`` -> a record ``{"out": digest, "target": ..., "run": ...}``
-  stored with its own checksum, verified the same way.
+  and the action's output bytes, in one entry with its own checksum, verified the same way.
+  Outputs sit with their actions (one row each: an action's record is never without its output);
+  the content store holds what is addressed by content alone: story files, manifests, texts.
 
 diskcache is opened with ``eviction_policy="none"``: nothing disappears behind our back, and
 ``prodscale cache gc`` is the only thing that deletes. A database so damaged that SQLite refuses
@@ -121,6 +123,11 @@ class Cache:
 
     # -- action cache --------------------------------------------------------------------------
     def get_action(self, key: str) -> dict[str, Any] | None:
+        got = self.get_result(key)
+        return None if got is None else got[0]
+
+    def get_result(self, key: str) -> tuple[dict[str, Any], bytes | None] | None:
+        """An action's record and the output stored with it (None for a record without one)."""
         if self._buffer is not None and AC_PREFIX + key in self._buffer:
             raw: Any = self._buffer[AC_PREFIX + key]
         else:
@@ -131,11 +138,18 @@ class Cache:
             self.problems.append(f"corrupt action entry {key[:12]} (checksum mismatch): recomputing")
             self._guard(self._cache.delete, AC_PREFIX + key)
             return None
-        record: dict[str, Any] = orjson.loads(raw[65:])
-        return record
+        cut = raw.find(b"\n", 65)
+        if cut < 0:
+            return orjson.loads(raw[65:]), None
+        return orjson.loads(raw[65:cut]), raw[cut + 1:]
 
-    def put_action(self, key: str, record: dict[str, Any]) -> None:
+    def put_action(self, key: str, record: dict[str, Any], output: bytes | None = None) -> None:
+        """One entry per action: ``<sha256 of the rest>\\n<record>[\\n<output>]``. The output lives in
+        the action's own entry (one SQLite row per action, not two); the record's JSON has no
+        raw newline, so the first one after it starts the output."""
         payload = canonical_json(record)
+        if output is not None:
+            payload = payload + b"\n" + output
         value = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
         if self._buffer is not None:
             self._buffer[AC_PREFIX + key] = value
