@@ -9,7 +9,6 @@ dies in between only leaves files that the next build recognizes by their digest
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -173,9 +172,10 @@ def _write_outputs(out_dir: Path, files: dict[str, str], source: _Bytes, spec: C
         to_write.append((fname, path, source.get(digest)))
     if to_write:
         out_dir.mkdir(parents=True, exist_ok=True)
-        # file creation is slow on some disks (~0.5 ms); writes overlap in threads, each still
-        # temp-file-and-rename, and the stats are taken after every write has landed
-        list(_writer_pool().map(lambda item: atomic_write(item[1], item[2]), to_write))
+        # one after the other in this process: file creation is CPU time in the kernel (inode
+        # allocation), so writer threads only competed with the other workers for the cores
+        for _, path, data in to_write:
+            atomic_write(path, data)
         for fname, path, _ in to_write:
             current = stat_or_none(path)
             assert current is not None
@@ -186,23 +186,3 @@ def _write_outputs(out_dir: Path, files: dict[str, str], source: _Bytes, spec: C
         except FileNotFoundError:
             pass
     return stats
-
-
-_WRITERS: Any = None
-
-
-def _writer_pool() -> Any:
-    global _WRITERS
-    if _WRITERS is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prodscale-write")
-    return _WRITERS
-
-
-def _forget_writers() -> None:
-    """A forked worker inherits the pool object but not its threads: it starts its own."""
-    global _WRITERS
-    _WRITERS = None
-
-
-os.register_at_fork(after_in_child=_forget_writers)
