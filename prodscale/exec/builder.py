@@ -145,6 +145,7 @@ class Builder:
         self.log = BuildLog(project.state_dir)
         self._cache: Any = None
         self._fingerprint: str | None = None
+        self._settings_digests: dict[str, str] | None = None
         self.last_parts: dict[str, dict[str, Any]] = {}
         self.plans: dict[str, dict[str, Any]] = {}  # story -> target -> log entry (also for dry runs)
         self.keep_plans = False  # `why` wants them; a build must not hold every story in memory
@@ -209,11 +210,13 @@ class Builder:
 
     def story_key_parts(self, text_digest: str, engine: str, rules: RuleSet) -> dict[str, Any]:
         """What a story's outputs depend on, coarsely: if none of it changed, nothing needs to run."""
-        raw = self.project.settings.raw
+        if self._settings_digests is None:  # settings do not change during a build: hashed once
+            raw = self.project.settings.raw
+            self._settings_digests = {section: digest_obj(raw[section]) for section in sorted(raw)
+                                      if section not in GENERATION_ONLY}
         return {"text": text_digest, "engine": engine, "rules": dict(rules.digests),
-                "settings": {section: digest_obj(raw[section]) for section in sorted(raw)
-                             if section not in GENERATION_ONLY},
-                "code": self.fingerprint(), "parser": engines_mod.PARSER_VERSION}
+                "settings": dict(self._settings_digests), "code": self.fingerprint(),
+                "parser": engines_mod.PARSER_VERSION}
 
     def read_text(self, sf: StoryFile) -> str:
         from prodscale.core.text import normalize_source

@@ -158,8 +158,8 @@ def _write_outputs(out_dir: Path, files: dict[str, str], source: _Bytes, spec: C
         same = False
         if current is not None:
             old = spec.old_outputs.get(fname)
-            if old is not None and old[0] == digest and FileStat.from_list(old[1]) == current:
-                same = True
+            if old is not None and FileStat.from_list(old[1]) == current:
+                same = old[0] == digest  # unchanged since the last build wrote it: it holds old[0]
             else:
                 try:
                     same = digest_bytes(path.read_bytes()) == digest

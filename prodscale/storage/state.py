@@ -24,7 +24,8 @@ import orjson
 
 from prodscale.storage.fs import FileStat, atomic_write
 
-SCHEMA = 1
+SCHEMA = 2  # 2: the key parts shared by stories are stored once ("parts", "parts_ref")
+LOG_SCHEMA = 1
 # A source whose mtime is this close to the last state write may have changed within the same
 # timestamp tick after it was hashed ("racy"): hash it again instead of trusting the stat.
 RACY_WINDOW_NS = 2_000_000_000
@@ -78,7 +79,12 @@ class BuildState:
             data = orjson.loads(raw)
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
-            self.stories = {name: StoryRecord.from_dict(rec) for name, rec in data["stories"].items()}
+            shared = data["parts"]
+            stories = {}
+            for name, rec in data["stories"].items():
+                rec["parts"] = {**shared[rec.pop("parts_ref")], "text": rec["text_digest"]}
+                stories[name] = StoryRecord.from_dict(rec)
+            self.stories = stories
             self.written_ns = int(data["written_ns"])
             self.last_run = data.get("last_run")
             self.lock_snapshot = data.get("lock")
@@ -90,8 +96,17 @@ class BuildState:
     def save(self, run_id: str) -> None:
         self.written_ns = time.time_ns()
         self.last_run = run_id
+        # what a story was compiled with besides its text (engine, rule and settings digests, code)
+        # is the same for most stories: stored once and referred to, it is most of the file saved
+        shared: dict[bytes, int] = {}
+        stories = {}
+        for name in sorted(self.stories):
+            rec = self.stories[name].to_dict()
+            rest = {k: v for k, v in rec.pop("parts").items() if k != "text"}
+            rec["parts_ref"] = shared.setdefault(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS), len(shared))
+            stories[name] = rec
         data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id, "lock": self.lock_snapshot,
-                "stories": {name: self.stories[name].to_dict() for name in sorted(self.stories)}}
+                "parts": [orjson.loads(k) for k in shared], "stories": stories}
         atomic_write(self.path, orjson.dumps(data), fsync=True)
 
     def is_racy(self, stat: FileStat) -> bool:
@@ -111,13 +126,13 @@ class BuildLog:
         try:
             data: dict[str, Any] = orjson.loads(self.path(story).read_bytes())
         except (FileNotFoundError, orjson.JSONDecodeError):
-            return {"schema": SCHEMA, "targets": {}}
-        if data.get("schema") != SCHEMA:
-            return {"schema": SCHEMA, "targets": {}}
+            return {"schema": LOG_SCHEMA, "targets": {}}
+        if data.get("schema") != LOG_SCHEMA:
+            return {"schema": LOG_SCHEMA, "targets": {}}
         return data
 
     def save(self, story: str, data: dict[str, Any]) -> None:
-        data["schema"] = SCHEMA
+        data["schema"] = LOG_SCHEMA
         atomic_write(self.path(story), orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
 
     def remove(self, story: str) -> None:
