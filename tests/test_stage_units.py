@@ -9,6 +9,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prodscale.core.rules_loader import validate_rule_file
 from prodscale.core.stages import aggregate, prompts, sanitize, shot_specs, src
@@ -265,3 +267,21 @@ def test_summary_shape() -> None:
     assert s["status"] == "complete" and s["scenes"] == 2 and s["safety"] == "passed"
     assert set(result["files"]) == {"shot_specs.json", "prompts.json", "src.json", "diagnostics.json",
                                     "shot_list.csv"}
+
+
+_WORDS = ["nazi", "ass", "f-bomb", "#tag", "9/11", "ßtraße", "İstanbul", "red bull", "coca cola", "kill", "a.k.a."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(terms=st.lists(st.sampled_from(_WORDS) | st.text(min_size=1, max_size=8), min_size=1, max_size=6),
+       text=st.lists(st.sampled_from(_WORDS + ["the", " ", "\n", "-", ".", "_", "Ass", "NAZIS", "strasse", "i̇stanbul",
+                                                "RED\nBULL", "xkill", "kill3", "_kill"]) | st.text(max_size=6),
+                     max_size=12).map("".join))
+def test_first_word_prefilter_never_changes_a_match(terms: list[str], text: str) -> None:
+    """The word-set check in front of a term list's pattern only skips texts the pattern cannot
+    match: a text passes exactly when the pattern alone finds something."""
+    from prodscale.core.stages._text import fold, term_set
+    ts = term_set(tuple(terms))
+    folded = fold(text)[0]
+    expected = ts.pattern is not None and ts.pattern.search(folded) is not None
+    assert ts.search(folded) == expected

@@ -10,11 +10,12 @@ Positions found in the folded text are mapped back to the original text characte
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence, Any, Iterable
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from prodscale.core.canon import canonical_json
 from prodscale.core.diagnostics import Diagnostic
@@ -23,6 +24,8 @@ from prodscale.core.model import Span
 # a match may not be preceded or followed by a letter or digit (underscore and punctuation are fine)
 _B_BEFORE = r"(?<![^\W_])"
 _B_AFTER = r"(?![^\W_])"
+
+T = TypeVar("T")
 
 NOTE_RE = re.compile(r"\[\[.*?\]\]", re.S)
 BONEYARD_RE = re.compile(r"/\*.*?\*/", re.S)
@@ -34,6 +37,24 @@ except Exception:  # pragma: no cover - only before the parser lands
 
 _EMPH = re.compile(r"(\*{1,3}|_)(?=\S)(.+?)(?<=\S)\1")
 
+
+
+def per_rule_data(build: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Memoize ``build(data)`` per rule-data object, by identity (holding a reference, so the id
+    cannot be reused): rule data is loaded once per process and read again for every scene, so
+    what is derived from it (sets, parsed templates, unions) is derived once."""
+    memo: dict[int, tuple[object, T]] = {}
+
+    @functools.wraps(build)
+    def get(data: Any) -> T:
+        hit = memo.get(id(data))
+        if hit is not None and hit[0] is data:
+            return hit[1]
+        value = build(data)
+        if len(memo) < 256:
+            memo[id(data)] = (data, value)
+        return value
+    return get
 
 def strip_emphasis(text: str) -> str:
     if _strip_emphasis is not None:
@@ -90,13 +111,52 @@ def _term_pattern(term: str) -> str:
     return r"\s+".join(re.escape(w) for w in fold_term(term).split(" "))
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class TermSet:
+    """A term list ready to match: one pattern for all its terms, and the first word of each.
+
+    A term can only match where its first word is a whole word of the text (a match may not touch
+    a letter or digit on either side, so the text's word at the match starts and ends exactly
+    where the term's first word does). Checking the text's words against that set is a set
+    intersection; most texts share no word with a gate's list, and skip the pattern entirely.
+    ``first_words`` is None when a term starts with neither a letter nor a digit: then only the
+    pattern can tell."""
+
+    pattern: re.Pattern[str] | None
+    first_words: frozenset[str] | None
+
+    def search(self, folded: str) -> bool:
+        if self.pattern is None:
+            return False
+        if self.first_words is not None and self.first_words.isdisjoint(words_of(folded)):
+            return False
+        return self.pattern.search(folded) is not None
+
+
 @lru_cache(maxsize=512)
-def _compile(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not terms:
-        return None
-    ordered = sorted({fold_term(t) for t in terms if t.strip()}, key=lambda t: (-len(t), t))
-    body = "|".join(_term_pattern(t) for t in ordered)
-    return re.compile(f"{_B_BEFORE}(?:{body}){_B_AFTER}")
+def term_set(terms: tuple[str, ...]) -> TermSet:
+    folded = sorted({fold_term(t) for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    if not folded:
+        return TermSet(None, frozenset())
+    body = "|".join(_term_pattern(t) for t in folded)
+    firsts: set[str] | None = set()
+    for t in folded:
+        m = _WORD.match(t)
+        if m is None:
+            firsts = None
+            break
+        firsts.add(m.group(0))
+    return TermSet(re.compile(f"{_B_BEFORE}(?:{body}){_B_AFTER}"), None if firsts is None else frozenset(firsts))
+
+
+@lru_cache(maxsize=8192)
+def words_of(folded: str) -> frozenset[str]:
+    """The whole words (runs of letters and digits) of a folded text; memoized, as every gate
+    rule looks at the same texts."""
+    return frozenset(_WORD.findall(folded))
 
 
 @dataclass(frozen=True)
@@ -106,33 +166,25 @@ class Hit:
     text: str    # as written in the original text
 
 
-_BY_ID: dict[int, tuple[object, re.Pattern[str] | None]] = {}
-
-
-def _compiled(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """The pattern of a term list; rule data lists are compiled once per process (keyed by identity,
-    holding a reference so the id cannot be reused)."""
-    hit = _BY_ID.get(id(terms))
-    if hit is not None and hit[0] is terms:
-        return hit[1]
-    pat = _compile(tuple(terms))
-    if isinstance(terms, list) and len(_BY_ID) < 4096:
-        _BY_ID[id(terms)] = (terms, pat)
-    return pat
+@per_rule_data
+def _compiled(terms: Iterable[str]) -> TermSet:
+    """The term set of a rule-data list, compiled once per process."""
+    return term_set(tuple(terms))
 
 
 def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> list[Hit]:
     """Whole-word/phrase matches of ``terms`` in ``text`` not covered by an exception phrase."""
     if not text:
         return []
-    pat = _compiled(terms)
+    ts = _compiled(terms) if isinstance(terms, list) else term_set(tuple(terms))
+    pat = ts.pattern
     if pat is None:
         return []
     folded, idx = fold(text)
-    if pat.search(folded) is None:
+    if not ts.search(folded):
         return []
     covered: list[tuple[int, int]] = []
-    exc = _compiled(exceptions)
+    exc = (_compiled(exceptions) if isinstance(exceptions, list) else term_set(tuple(exceptions))).pattern
     if exc is not None:
         covered = [(m.start(), m.end()) for m in exc.finditer(folded)]
     hits: list[Hit] = []
@@ -249,18 +301,16 @@ def _norm_caps(word: str) -> str:
     return word.upper().replace(".", "").replace("'", "").replace("’", "")
 
 
-_IGNORE_SETS: dict[int, tuple[object, frozenset[str]]] = {}
-
-
+@per_rule_data
 def _ignore_set(ignore: Iterable[str]) -> frozenset[str]:
-    """The normalized ignore list, built once per rule-data list (keyed by identity, holding it)."""
-    hit = _IGNORE_SETS.get(id(ignore))
-    if hit is not None and hit[0] is ignore:
-        return hit[1]
-    result = frozenset(_norm_caps(w) for w in ignore)
-    if isinstance(ignore, list) and len(_IGNORE_SETS) < 256:
-        _IGNORE_SETS[id(ignore)] = (ignore, result)
-    return result
+    """The normalized ignore list."""
+    return frozenset(_norm_caps(w) for w in ignore)
+
+
+@per_rule_data
+def folded_set(terms: Iterable[str]) -> frozenset[str]:
+    """The terms of a rule-data list, folded (NFC, casefolded, single spaces)."""
+    return frozenset(fold_term(t) for t in terms)
 
 
 def caps_runs(text: str, ignore: Iterable[str] = ()) -> list[Hit]:
@@ -278,6 +328,9 @@ def caps_runs(text: str, ignore: Iterable[str] = ()) -> list[Hit]:
 
     for m in _TOKEN.finditer(text):
         tok = m.group(0)
+        if tok.islower():  # most words: no capital at all, never part of a run
+            flush()
+            continue
         core = tok.rstrip(".,;:!?'’-")
         if core.endswith(("'S", "’S", "'s", "’s")) and len(core) > 2:
             core, punct = core[:-2], True   # possessive: JOHN'S POV -> JOHN

@@ -31,7 +31,7 @@ from typing import Any
 
 from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages._text import clean, diag, rules_by_code, sort_diags, spans_overlap
+from prodscale.core.stages._text import clean, diag, per_rule_data, rules_by_code, sort_diags, spans_overlap
 from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, rules_for, scan, terms_may_match
 
 VERSION = 1
@@ -62,24 +62,35 @@ def _char_lookup(characters: dict[str, Any] | None) -> dict[str, str]:
     return out
 
 
+@per_rule_data
+def _parsed(parts: list[str]) -> list[tuple[list[str], list[tuple[str, str]], str]]:
+    """Each template part as (placeholder names, [(literal before, name)], literal after), parsed
+    once: a prompt is rendered per clip."""
+    out = []
+    for part in parts:
+        pieces, pos = [], 0
+        for m in _PLACEHOLDER.finditer(part):
+            pieces.append((part[pos:m.start()], m.group(1)))
+            pos = m.end()
+        out.append(([name for _, name in pieces], pieces, part[pos:]))
+    return out
+
+
 def _render(parts: list[str], values: dict[str, str]) -> tuple[str, list[tuple[str, int, int]]]:
     """The prompt and, for each placeholder, where its value landed [(name, start, end)]."""
     out = ""
     where: list[tuple[str, int, int]] = []
-    for part in parts:
-        names = _PLACEHOLDER.findall(part)
+    for names, pieces, tail in _parsed(parts):
         if names and all(not values.get(n) for n in names):
             continue
         text = ""
-        pos = 0
         local: list[tuple[str, int, int]] = []
-        for m in _PLACEHOLDER.finditer(part):
-            text += part[pos:m.start()]
-            v = values.get(m.group(1), "")
-            local.append((m.group(1), len(text), len(text) + len(v)))
+        for literal, name in pieces:
+            text += literal
+            v = values.get(name, "")
+            local.append((name, len(text), len(text) + len(v)))
             text += v
-            pos = m.end()
-        text += part[pos:]
+        text += tail
         text = text.strip()
         if not text:
             continue

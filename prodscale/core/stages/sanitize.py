@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages._text import (_compile, fold, Hit, blank_notes, diag, find_pattern, find_terms, sort_diags,
-                                         sub_span)
+from prodscale.core.stages._text import (fold, Hit, TermSet, blank_notes, diag, find_pattern, find_terms,
+                                         per_rule_data, sort_diags, sub_span, term_set)
 
 VERSION = 1
 SCANNED_KINDS = ("heading", "action", "dialogue", "parenthetical", "transition", "lyrics", "centered",
@@ -41,40 +41,32 @@ def _control_re(extra_chars: tuple[str, ...]) -> re.Pattern[str]:
 
 
 TERM_KINDS = ("existence", "substitution", "cooccurrence")
-_UNIONS: dict[int, tuple[object, Any]] = {}
+@per_rule_data
+def _union(rules: list[dict[str, Any]]) -> TermSet:
+    """The terms of every term-list rule, as one set."""
+    terms: list[str] = []
+    for rule in rules:
+        if rule["kind"] in TERM_KINDS:
+            terms.extend(rule.get("terms", []))
+            terms.extend(rule.get("with", []))
+            terms.extend(rule.get("swap", {}))
+    return term_set(tuple(sorted(set(terms))))
 
 
 def terms_may_match(rules: list[dict[str, Any]], text: str) -> bool:
-    """False when no term of any term-list rule occurs in ``text`` as a whole word: one search over the
+    """False when no term of any term-list rule occurs in ``text`` as a whole word: one check over the
     union of all lists lets a clean text skip every term rule (the exact per-rule match still decides)."""
-    hit = _UNIONS.get(id(rules))
-    if hit is None or hit[0] is not rules:
-        terms: list[str] = []
-        for rule in rules:
-            if rule["kind"] in TERM_KINDS:
-                terms.extend(rule.get("terms", []))
-                terms.extend(rule.get("with", []))
-                terms.extend(rule.get("swap", {}))
-        hit = (rules, _compile(tuple(sorted(set(terms)))))
-        if len(_UNIONS) < 256:
-            _UNIONS[id(rules)] = hit
-    pattern = hit[1]
-    return pattern is not None and pattern.search(fold(blank_notes(text))[0]) is not None
+    return _union(rules).search(fold(blank_notes(text))[0])
 
 
-_SPLIT: dict[int, tuple[object, list[dict[str, Any]]]] = {}
+@per_rule_data
+def _not_term_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules if r["kind"] not in TERM_KINDS]
 
 
 def rules_for(rules: list[dict[str, Any]], may_match: bool) -> list[dict[str, Any]]:
-    """``rules``, or only those that are not term lists when no term can match (cached per list)."""
-    if may_match:
-        return rules
-    hit = _SPLIT.get(id(rules))
-    if hit is None or hit[0] is not rules:
-        hit = (rules, [r for r in rules if r["kind"] not in TERM_KINDS])
-        if len(_SPLIT) < 256:
-            _SPLIT[id(rules)] = hit
-    return hit[1]
+    """``rules``, or only those that are not term lists when no term can match."""
+    return rules if may_match else _not_term_rules(rules)
 
 
 def scan(rule: dict[str, Any], text: str, may_match: bool = True) -> list[tuple[Hit, dict[str, Any]]]:

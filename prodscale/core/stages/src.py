@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages._text import (caps_runs, clean, diag, find_terms, fold_term, rules_by_code, sort_diags,
-                                         word_count)
+from prodscale.core.stages._text import (caps_runs, clean, diag, find_terms, fold_term, folded_set, rules_by_code,
+                                         sort_diags, word_count)
 
 VERSION = 1
 _CAPS_IGNORE = ("I", "A", "OK", "V.O.", "O.S.", "O.C.", "CONT'D", "POV", "INT", "EXT", "THE", "AND", "AM", "PM")
@@ -138,7 +138,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         tod = (scene.get("time_of_day") or "").strip()
         if not tod:
             diags.append(diag(codes["PS403"], hspan, {"match": heading}, heading=heading))
-        elif fold_term(tod) not in {fold_term(t) for t in lex["times_of_day"]}:
+        elif fold_term(tod) not in folded_set(lex["times_of_day"]):
             diags.append(diag(codes["PS404"], hspan, {"match": tod}, match=tod, heading=heading))
 
     if facts["actions"] == 0 and "PS410" in codes:
