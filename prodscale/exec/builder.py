@@ -9,13 +9,15 @@ cache by key and run on a miss; early cutoff falls out of keying every action by
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -52,6 +54,21 @@ def code_fingerprint() -> str:
         except FileNotFoundError:
             continue
     return digest_obj(parts)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a build runs: a build allocates hundreds of thousands of
+    short-lived, acyclic objects (parsed scenes, stage outputs, JSON), which reference counting
+    frees, and each automatic full collection walks every live object, the build state of a
+    thousand stories included (about 70 ms of a 0.35 s one-scene edit). Collection resumes after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def now_iso() -> str:
@@ -264,6 +281,14 @@ class Builder:
         started = time.perf_counter()
         report = BuildReport(run_id=new_run_id(), dry_run=dry_run)
         self.compiled_at = compiled_at()
+        with gc_paused():
+            self._build(report, targets, dry_run, keep_going, wait)
+        report.seconds = time.perf_counter() - started
+        self._emit({"event": "done", "exit_code": report.exit_code})
+        return report
+
+    def _build(self, report: BuildReport, targets: list[str] | None, dry_run: bool, keep_going: bool,
+               wait: bool) -> None:
         lock = None
         if not dry_run:
             lock = ProjectLock(self.project.state_dir, "prodscale build").acquire(wait=wait, on_wait=print_waiting)
@@ -276,9 +301,6 @@ class Builder:
                 self._cache = None
             if lock is not None:
                 lock.release()
-        report.seconds = time.perf_counter() - started
-        self._emit({"event": "done", "exit_code": report.exit_code})
-        return report
 
     def _build_locked(self, report: BuildReport, targets: list[str], dry_run: bool, keep_going: bool) -> None:
         self.state.load()

@@ -47,10 +47,15 @@ class InlineExecutor:
 
 def _worker_init() -> None:
     """Runs in each forked worker: never hold the project lock, die with the parent, leave Ctrl-C to it."""
+    import gc
     import signal
 
     from prodscale.storage.lock import release_inherited
     release_inherited()
+    # what the worker inherited from the build process (its state, rule data, modules) lives as
+    # long as the worker: out of the collector's sight, so collections only walk the task's own
+    gc.freeze()
+    gc.enable()  # forked from a build that paused collection: a worker runs for a whole build
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:  # Linux: a worker whose build was killed exits instead of lingering as an orphan
         import ctypes

@@ -24,7 +24,7 @@ import orjson
 
 from prodscale.storage.fs import FileStat, atomic_write
 
-SCHEMA = 2  # 2: the key parts shared by stories are stored once ("parts", "parts_ref")
+SCHEMA = 3  # 2: shared key parts stored once ("parts", "parts_ref"); 3: lock entries the records hold are not repeated
 LOG_SCHEMA = 1
 # A source whose mtime is this close to the last state write may have changed within the same
 # timestamp tick after it was hashed ("racy"): hash it again instead of trusting the stat.
@@ -87,7 +87,7 @@ class BuildState:
             self.stories = stories
             self.written_ns = int(data["written_ns"])
             self.last_run = data.get("last_run")
-            self.lock_snapshot = data.get("lock")
+            self.lock_snapshot = _unpack_lock(data.get("lock"), self.stories)
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
             self.messages.append(f"discarding unreadable build state {self.path.name} ({exc}); re-checking every story")
             self.stories = {}
@@ -105,12 +105,32 @@ class BuildState:
             rest = {k: v for k, v in rec.pop("parts").items() if k != "text"}
             rec["parts_ref"] = shared.setdefault(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS), len(shared))
             stories[name] = rec
-        data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id, "lock": self.lock_snapshot,
+        data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id,
+                "lock": _pack_lock(self.lock_snapshot, self.stories),
                 "parts": [orjson.loads(k) for k in shared], "stories": stories}
         atomic_write(self.path, orjson.dumps(data), fsync=True)
 
     def is_racy(self, stat: FileStat) -> bool:
         return stat.mtime_ns >= self.written_ns - RACY_WINDOW_NS
+
+
+def _pack_lock(snapshot: dict[str, Any] | None, records: dict[str, StoryRecord]) -> dict[str, Any] | None:
+    """The lock snapshot without the entries the story records already hold (nearly all of them)."""
+    if snapshot is None:
+        return None
+    stories = snapshot.get("stories", {})
+    return {"digest": snapshot.get("digest"),
+            "stories": {n: e for n, e in sorted(stories.items()) if n not in records or records[n].lock_entry != e},
+            "absent": sorted(n for n in records if n not in stories)}
+
+
+def _unpack_lock(packed: dict[str, Any] | None, records: dict[str, StoryRecord]) -> dict[str, Any] | None:
+    if packed is None:
+        return None
+    absent = set(packed.get("absent", []))
+    stories = {n: dict(r.lock_entry) for n, r in records.items() if n not in absent}
+    stories.update(packed.get("stories", {}))
+    return {"digest": packed.get("digest"), "stories": stories}
 
 
 class BuildLog:

@@ -1,0 +1,36 @@
+"""The build state file: what it stores once is read back exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prodscale.storage.fs import FileStat
+from prodscale.storage.state import BuildState, StoryRecord
+
+
+def _record(name: str, lock_hash: str, rules: str) -> StoryRecord:
+    entry = {"engine": "1.0.0", "compilation_hash": lock_hash}
+    return StoryRecord(path=f"stories/{name}.fountain", stat=FileStat(10, 20, 30), text_digest=name * 2,
+                       story_key="k" + name, engine="1.0.0", status="complete", outputs={"a.json": "d"},
+                       output_stats={"a.json": FileStat(1, 2, 3)}, counts={"actions": 5},
+                       parts={"text": name * 2, "engine": "1.0.0", "rules": {"x.toml": rules}},
+                       lock_entry=entry)
+
+
+def test_state_round_trip_with_shared_parts_and_lock_snapshot(tmp_path: Path) -> None:
+    state = BuildState(tmp_path)
+    state.stories = {"a": _record("a", "h1", "r1"), "b": _record("b", "h2", "r1"), "c": _record("c", "h3", "r2"),
+                     "d": _record("d", "h4", "r1")}
+    snapshot = {"digest": "abc", "stories": {
+        "a": {"engine": "1.0.0", "compilation_hash": "h1"},        # as its record says
+        "b": {"engine": "1.1.0", "compilation_hash": "other"},     # differs from its record
+        "z": {"engine": "1.0.0", "compilation_hash": "hz"},        # pinned, never built here
+        "c": {"engine": "1.0.0", "compilation_hash": "h3"}}}       # "d" is built but not in the lock
+    state.lock_snapshot = snapshot
+    state.save("run1")
+    back = BuildState(tmp_path).load()
+    assert back.messages == []
+    assert {n: r.to_dict() for n, r in back.stories.items()} == {n: r.to_dict() for n, r in state.stories.items()}
+    assert back.lock_snapshot == snapshot
+    raw = (tmp_path / "state.json").read_bytes()
+    assert raw.count(b'"r1"') == 1  # the parts three stories share are stored once
