@@ -253,6 +253,7 @@ def run_story(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[d
                      "digests": d["digests"], "outputs": d["outputs"]} for d in done]
             finish = _aggregate(t, ctx, story, meta, rows, commit)
     finish()
+    t.result.scenes = []  # only a chunk's scene digests feed a later task
     _move_problems(t.cache, t.result)
     return t.result
 
