@@ -139,3 +139,35 @@ def test_timeout_fault_holds_key_in_progress() -> None:
             time.sleep(0.05)
         assert seen & {200, 201}
         assert srv.charges()["count"] == 1
+
+
+def test_a_held_request_stays_in_progress_until_its_job_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request held by the 'timeout' fault is in progress until create() charges it: a lookup by
+    key in between must answer 409, never 404 (a client told 404 releases its hold, and the charge
+    that follows would be one the ledger never sees)."""
+    import random
+
+    from prodscale.core.canon import digest_obj
+    from prodscale.providers.sandbox import SandboxState
+    config = SandboxConfig(seed=5, fail_rate=1.0, faults=("timeout",), hang_s=0.01)
+    # a key whose fault holds it before the job is created (the sandbox draws that per key)
+    key = next(k for k in (f"held-{i}" for i in range(50)) if random.Random(int(digest_obj(
+        {"seed": config.seed, "target": f"outcome {k}", "n": 0})[:16], 16)).random() < 0.5)
+    seen: list[Any] = []
+    original = SandboxState.create
+
+    def create(self: SandboxState, k: str, body: dict[str, Any], rng: Any) -> Any:
+        with self.lock:
+            seen.append(self.keys.get(k))
+        return original(self, k, body, rng)
+
+    monkeypatch.setattr(SandboxState, "create", create)
+    with SandboxServer(config) as srv:
+        try:
+            call(srv, "POST", "/v1/generations", BODY, key=key)
+        except (TimeoutError, http.client.HTTPException, OSError):
+            pass
+        srv.state.config.fail_rate = 0.0
+        status, _, job = call(srv, "GET", f"/v1/generations?idempotency_key={key}")
+    assert seen and seen[0] is not None and seen[0][1] is None, seen  # still held when the job is created
+    assert status == 200 and job["id"]
