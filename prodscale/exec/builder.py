@@ -1,10 +1,11 @@
-"""Runs a build: decides per story what is stale, runs the actions that must run, writes outputs.
+"""Runs a build: decides per story what is stale, has the actions that must run run, records the result.
 
 Fast path first: a story whose source stat, engine, rule data, settings and code fingerprint are
 unchanged and whose outputs are intact is up to date without parsing, hashing or importing the
 graph library. Only stale stories are parsed; their scenes' actions are looked up in the action
 cache by key and run on a miss; early cutoff falls out of keying every action by its inputs'
-*output digests*. The aggregation makes the story's files, written atomically.
+*output digests*. The aggregation makes the story's files, which the task that ran it writes
+atomically (``commit.py``); this process schedules tasks and keeps the state and the lock.
 """
 
 from __future__ import annotations
@@ -373,9 +374,11 @@ class Builder:
                   stopped: list[bool] | None = None) -> None:
         """Feed stale stories' tasks to the executor and merge results in story order.
 
-        Scene chunks of a story run as soon as the story is parsed; its aggregation is submitted as
-        soon as its last chunk is in; stories are finalized (manifest, outputs, state) by this
-        process. At most a few stories per worker are in flight, which bounds memory."""
+        A story is one task (see ``run_story``) unless it is long: then its scene chunks run as soon
+        as it is parsed and its aggregation is submitted as soon as its last chunk is in. The task
+        that aggregates a story also writes its files and build log; this process records each
+        finished story (state, lock entry). At most a few stories per worker are in flight, which
+        bounds memory."""
         stopped = stopped if stopped is not None else [False]
         pending: dict[Any, tuple[StoryJob, str, int]] = {}
         active: dict[str, StoryJob] = {}
