@@ -34,3 +34,23 @@ def test_state_round_trip_with_shared_parts_and_lock_snapshot(tmp_path: Path) ->
     assert back.lock_snapshot == snapshot
     raw = (tmp_path / "state.json").read_bytes()
     assert raw.count(b'"r1"') == 1  # the parts three stories share are stored once
+
+
+def test_records_read_back_are_saved_as_read_unless_changed(tmp_path: Path) -> None:
+    state = BuildState(tmp_path)
+    state.stories = {"a": _record("a", "h1", "r1"), "b": _record("b", "h2", "r2"), "c": _record("c", "h3", "r1")}
+    state.lock_snapshot = None
+    state.save("run1")
+    again = BuildState(tmp_path).load()
+    assert all(r.loaded is not None for r in again.stories.values())
+    again.stories["a"].status = "blocked"                            # a field set
+    again.stories["c"].set_output_stat("a.json", FileStat(9, 9, 9))  # an output re-statted
+    del again.stories["b"]                                           # r2 is no longer shared by anyone
+    again.stories["d"] = _record("d", "h4", "r3")
+    assert again.stories["a"].loaded is None and again.stories["c"].loaded is None
+    expected = {n: r.to_dict() for n, r in again.stories.items()}
+    again.save("run2")
+    back = BuildState(tmp_path).load()
+    assert {n: r.to_dict() for n, r in back.stories.items()} == expected
+    assert back.stories["a"].status == "blocked" and back.stories["c"].output_stats["a.json"] == FileStat(9, 9, 9)
+    assert b'"r2"' not in (tmp_path / "state.json").read_bytes()

@@ -571,7 +571,7 @@ class Builder:
                         return False
                 except OSError:
                     return False
-                rec.output_stats[fname] = st
+                rec.set_output_stat(fname, st)
         return True
 
     def _start_story(self, sf: StoryFile, report: BuildReport, sub: list[Target], dry_run: bool,

@@ -44,6 +44,19 @@ class StoryRecord:
     counts: dict[str, int] = field(default_factory=dict)  # actions, scenes, errors, warnings
     parts: dict[str, Any] = field(default_factory=dict)   # the components of story_key (for `status`)
     lock_entry: dict[str, str] = field(default_factory=dict)  # what prodscale.lock must say of the story
+    # the record as it was read from state.json (with its "parts_ref"), while nothing changed it:
+    # saving a thousand records then re-serializes only the few a build touched
+    loaded: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "loaded":
+            object.__setattr__(self, "loaded", None)
+        object.__setattr__(self, name, value)
+
+    def set_output_stat(self, fname: str, st: FileStat) -> None:
+        """Record an output's new stat (its bytes were checked unchanged)."""
+        self.output_stats[fname] = st
+        self.loaded = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "stat": self.stat.to_list(), "text_digest": self.text_digest,
@@ -69,6 +82,7 @@ class BuildState:
         self.last_run: str | None = None
         self.messages: list[str] = []
         self.lock_snapshot: dict[str, Any] | None = None
+        self._loaded_parts: list[dict[str, Any]] = []
 
     def load(self) -> "BuildState":
         try:
@@ -81,10 +95,12 @@ class BuildState:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
             shared = data["parts"]
             stories = {}
-            for name, rec in data["stories"].items():
-                rec["parts"] = {**shared[rec.pop("parts_ref")], "text": rec["text_digest"]}
-                stories[name] = StoryRecord.from_dict(rec)
+            for name, raw in data["stories"].items():
+                record = StoryRecord.from_dict({**raw, "parts": {**shared[raw["parts_ref"]], "text": raw["text_digest"]}})
+                record.loaded = raw
+                stories[name] = record
             self.stories = stories
+            self._loaded_parts = shared
             self.written_ns = int(data["written_ns"])
             self.last_run = data.get("last_run")
             self.lock_snapshot = _unpack_lock(data.get("lock"), self.stories)
@@ -99,11 +115,22 @@ class BuildState:
         # what a story was compiled with besides its text (engine, rule and settings digests, code)
         # is the same for most stories: stored once and referred to, it is most of the file saved
         shared: dict[bytes, int] = {}
+        remap: dict[int, int] = {}  # index in the parts read -> index in the parts written
+
+        def ref(rest: dict[str, Any]) -> int:
+            return shared.setdefault(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS), len(shared))
+
         stories = {}
         for name in sorted(self.stories):
-            rec = self.stories[name].to_dict()
-            rest = {k: v for k, v in rec.pop("parts").items() if k != "text"}
-            rec["parts_ref"] = shared.setdefault(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS), len(shared))
+            record = self.stories[name]
+            if record.loaded is not None:
+                old = int(record.loaded["parts_ref"])
+                if old not in remap:
+                    remap[old] = ref(self._loaded_parts[old])
+                stories[name] = {**record.loaded, "parts_ref": remap[old]}
+                continue
+            rec = record.to_dict()
+            rec["parts_ref"] = ref({k: v for k, v in rec.pop("parts").items() if k != "text"})
             stories[name] = rec
         data = {"schema": SCHEMA, "written_ns": self.written_ns, "last_run": run_id,
                 "lock": _pack_lock(self.lock_snapshot, self.stories),
