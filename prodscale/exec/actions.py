@@ -165,11 +165,11 @@ class _Task:
         self.cache = w.cache
 
 
-def _run_scenes(t: _Task, ctx: TaskContext, story: str, scenes: list[dict[str, Any]], needed: set[str] | None,
+def _run_scenes(t: _Task, story: str, scenes: list[dict[str, Any]], needed: set[str] | None,
                 keep: bool) -> list[dict[str, Any]]:
     """Each scene's stage chain (sanitize -> shot_specs -> prompts; src). Returns, per scene, its
     index and stage output digests, and with ``keep`` the output objects too (the story's own
-    aggregation then reads them from memory instead of the content store)."""
+    aggregation then reads them from memory instead of the cache)."""
     engine, result, run_action, rules, settings = t.engine, t.result, t.run_action, t.rules, t.settings
     done: list[dict[str, Any]] = []
     for sc in scenes:
@@ -210,7 +210,7 @@ def run_scene_chunk(ctx: TaskContext, story: str, scenes: list[dict[str, Any]], 
     the story's text in the content store (stored once per story), so ``why`` can show a diff."""
     t = _Task(ctx, story, old, rule_texts, worker)
     with t.cache.batch():
-        _run_scenes(t, ctx, story, scenes, needed, keep=False)
+        _run_scenes(t, story, scenes, needed, keep=False)
     _move_problems(t.cache, t.result)
     return t.result
 
@@ -245,7 +245,7 @@ def run_story(ctx: TaskContext, story: str, meta: dict[str, Any], scenes: list[d
     t = _Task(ctx, story, old, rule_texts, worker)
     finish: Callable[[], None] = lambda: None
     with t.cache.batch():
-        done = _run_scenes(t, ctx, story, scenes, needed, keep=True)
+        done = _run_scenes(t, story, scenes, needed, keep=True)
         if needed is None or story_target(story, AGGREGATE) in needed:
             by_index = {sc["index"]: sc for sc in scenes}
             rows = [{"index": d["index"], "line_offset": by_index[d["index"]]["line_offset"],
