@@ -28,8 +28,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 @pytest.fixture
 def example_copy(tmp_path: Path) -> Path:
     """A fresh copy of example_project/ without any build state."""
-    dest = tmp_path / "example"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", ".prodscale"))
+    return copy_example(tmp_path / "example")
+
+
+def copy_example(dest: Path) -> Path:
+    """example_project/ as committed: without what building it in place leaves behind (the README's
+    first command does), its outputs, its state and the lock that pins its stories."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", ".prodscale", "prodscale.lock"))
     return dest
 
 
@@ -40,7 +45,7 @@ def shared_or_skip(*parts: str) -> Path:
     return path
 
 
-__all__ = ["REPO", "SHARED", "EXAMPLE", "shared_or_skip", "os"]
+__all__ = ["REPO", "SHARED", "EXAMPLE", "copy_example", "shared_or_skip", "os"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EXAMPLE
+from conftest import copy_example
 from projects import tree_bytes
 
 
@@ -24,7 +23,7 @@ def test_same_bytes_across_dirs_hashseed_tz_locale_umask(tmp_path: Path) -> None
     a = tmp_path / "first" / "prod"
     b = tmp_path / "second place" / "déjà" / "prod"
     for dest in (a, b):
-        shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", ".prodscale"))
+        copy_example(dest)
     ra = _build(a, {"PYTHONHASHSEED": "1", "TZ": "Etc/GMT-14", "LC_ALL": "C", "SOURCE_DATE_EPOCH": "1700000000"},
                 0o022)
     rb = _build(b, {"PYTHONHASHSEED": "4242", "TZ": "Pacific/Auckland", "LC_ALL": "C.UTF-8",

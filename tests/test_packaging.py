@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, REPO
+from conftest import REPO, copy_example
 from projects import run
 
 
@@ -26,7 +26,7 @@ def test_non_editable_install_finds_rules_and_builds(tmp_path: Path) -> None:
     assert (target / "prodscale" / "rules" / "1.0.0" / "sanitize.toml").is_file()
     assert (target / "prodscale" / "rules" / "README.md").is_file()
     proj = tmp_path / "example"
-    shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("build", ".prodscale"))
+    copy_example(proj)
     env = dict(os.environ, PYTHONPATH=str(target))
     code = ("import prodscale, sys; from prodscale.storage.project import rules_root; "
             f"assert str(rules_root()).startswith({str(target)!r}), rules_root(); "
