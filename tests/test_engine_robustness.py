@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,3 +205,16 @@ def test_sigkill_at_random_points_always_recovers(tmp_path: Path) -> None:
         again = _prodscale("build", "-C", str(project))
         again.communicate(timeout=120)
         assert tree_bytes(project / "build") == expected, f"trial {trial}"
+
+
+def test_an_output_that_cannot_be_written_is_named_with_what_to_do(project: Path, capsys) -> None:
+    build_json(capsys, project)
+    shutil.rmtree(project / "build" / "alpha")
+    (project / "build" / "alpha").write_text("not a folder", encoding="utf-8")  # the story's folder is blocked
+    (project / "stories" / "alpha.fountain").write_text(story(3, title="Alpha again"), encoding="utf-8")
+    code, out, err = run(capsys, "build", "-C", str(project))
+    assert code == 1
+    assert "cannot write build/alpha" in err and "run the build again" in err and "bug" not in err
+    (project / "build" / "alpha").unlink()
+    code, rep = build_json(capsys, project)
+    assert code == 0 and (project / "build" / "alpha" / "manifest.json").is_file()

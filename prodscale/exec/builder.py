@@ -477,9 +477,15 @@ class Builder:
                     self._task_failed(job, report, exc.target, str(exc), keep_going, stopped)
                     res = None
                 except Exception as exc:  # a worker died (BrokenProcessPool) or the backend failed
-                    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                    self._task_failed(job, report, f"{job.sf.name}", f"a worker failed ({what}); "
-                                      "run the build again: finished work is kept", keep_going, stopped)
+                    if isinstance(exc, OSError) and exc.filename:  # the task could not write an output
+                        self._task_failed(job, report, job.sf.name, f"cannot write {self._shown(exc.filename)}: "
+                                          f"{exc.strerror or exc}", keep_going, stopped,
+                                          hint="free disk space or fix the folder, then run the build again: "
+                                               "finished work is kept")
+                    else:
+                        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                        self._task_failed(job, report, f"{job.sf.name}", f"a worker failed ({what}); "
+                                          "run the build again: finished work is kept", keep_going, stopped)
                     res = None
                 if res is not None:
                     for target, stage, executed in res.events:
@@ -533,17 +539,27 @@ class Builder:
                 report.would_run.extend(would_run)
 
     def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,
-                     stopped: list[bool]) -> None:
+                     stopped: list[bool], hint: str | None = None) -> None:
         if job.failed:
             return
         job.failed = True
-        err = BuildFailed(f"internal error in {message}" if ":" in message and target in message
-                          else message, hint="this is a bug in prodscale if it happens again; please report it")
+        if hint is None:
+            hint = "this is a bug in prodscale if it happens again; please report it"
+            message = f"internal error in {message}" if ":" in message and target in message else message
+        err = BuildFailed(message, hint=hint)
         report.errors.append(err)
         report.failed.append(target)
         report.stories[job.sf.name] = StoryOutcome(job.sf.name, "failed", job.engine, rel_path=job.sf.rel_path)
         if not keep_going:
             stopped[0] = True
+
+    def _shown(self, filename: str | bytes) -> str:
+        """A path as the user knows it: relative to the project when it is inside."""
+        path = Path(os.fsdecode(filename))
+        try:
+            return path.relative_to(self.project.root).as_posix()
+        except ValueError:
+            return path.as_posix()
 
     def _remove_story(self, name: str, report: BuildReport) -> None:
         rec = self.state.stories.pop(name)
