@@ -218,3 +218,17 @@ def test_an_output_that_cannot_be_written_is_named_with_what_to_do(project: Path
     (project / "build" / "alpha").unlink()
     code, rep = build_json(capsys, project)
     assert code == 0 and (project / "build" / "alpha" / "manifest.json").is_file()
+
+
+def test_temp_files_of_a_dead_build_are_removed_by_the_next(project: Path, capsys) -> None:
+    build_json(capsys, project)
+    clean = tree_bytes(project / "build")
+    leftovers = [project / "build" / "alpha" / ".prompts.json.x1.tmp", project / ".prodscale" / "log" / ".alpha.json.x2.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half")
+    (project / ".prodscale" / "lock").write_text("pid 99999 (prodscale build)\n", encoding="utf-8")  # died holding it
+    code, rep = build_json(capsys, project)
+    assert code == 0 and rep["executed"] == []
+    assert not any(p.exists() for p in leftovers)
+    assert tree_bytes(project / "build") == clean
+    assert (project / ".prodscale" / "lock").read_bytes() == b""  # released cleanly this time

@@ -294,15 +294,27 @@ class Builder:
         lock = None
         if not dry_run:
             lock = ProjectLock(self.project.state_dir, "prodscale build").acquire(wait=wait, on_wait=print_waiting)
+            if lock.unclean:  # the last holder died: a write it began may have left a temp file
+                self._sweep_temps()
+        clean = False
         try:
             self._build_locked(report, targets or [], dry_run, keep_going)
+            clean = not report.failed
         finally:
             if self._cache is not None:
                 report.problems.extend(self._cache.problems)
                 self._cache.close()
                 self._cache = None
             if lock is not None:
+                if not clean:  # a killed or cancelled worker may have been writing
+                    self._sweep_temps()
                 lock.release()
+
+    def _sweep_temps(self) -> None:
+        """Delete the temp files of writes that never finished (under the lock: nobody is writing).
+        Only after an unclean end, so a no-op build does not walk every story's folder."""
+        remove_stale_temps(self.project.build_dir)
+        remove_stale_temps(self.project.state_dir / "log")
 
     def _build_locked(self, report: BuildReport, targets: list[str], dry_run: bool, keep_going: bool) -> None:
         self.state.load()
@@ -322,7 +334,6 @@ class Builder:
             report.errors.extend(file_errors)
             for err in file_errors:
                 report.failed.append(Path(err.path or "?").stem)
-        remove_stale_temps(self.project.build_dir)
         selected = [sf for sf in files if whole_project or sf.name in wanted]
         executor = InlineExecutor() if dry_run else make_executor(self.executor_name, self.jobs, self.scheduler)
         stopped = [False]

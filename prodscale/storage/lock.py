@@ -36,6 +36,7 @@ class ProjectLock:
         self.path = state_dir / "lock"
         self.command = command
         self._fd: int | None = None
+        self.unclean = False  # set by acquire: the previous holder never released the lock
 
     def holder(self) -> str:
         try:
@@ -67,6 +68,8 @@ class ProjectLock:
                         os.close(fd)
                         raise LockBusy(f"timed out waiting for the project lock held by {holder}") from None
                     time.sleep(0.05)
+        # a clean release empties the file: text left in it means its last holder died holding it
+        self.unclean = bool(os.pread(fd, 1, 0))
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({self.command})\n".encode(), 0)
         self._fd = fd
