@@ -9,7 +9,10 @@ the provider's charge log against the ledger.
 
 from __future__ import annotations
 
+import http.client
+import json
 import queue
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +20,9 @@ from typing import Iterator
 
 import pytest
 
+from prodscale.core.canon import digest_obj
 from prodscale.core.generation import (ModelPrice, ProviderConfig, RetryPolicy, canonical_request, estimate_cost,
-                                       idempotency_key)
+                                       idempotency_key, request_body)
 from prodscale.exec.generate import Clip, Generator
 from prodscale.providers.http_client import HttpProvider
 from prodscale.providers.sandbox import ALL_FAULTS, SandboxConfig, SandboxServer
@@ -178,3 +182,57 @@ def test_rate_limit_and_unreachable(sandbox: SandboxServer, tmp_path: Path) -> N
             make_clips(dead, 3, 3))
     assert report.error and "unreachable" in report.error
     assert report.counts() == {"unsent": 3} and ledger.summary()["reserved"] == 0
+
+
+def test_a_request_still_held_across_a_reset_never_charges_the_next_session(tmp_path: Path) -> None:
+    """The interleaving behind the 200-trial test's intermittent ``spent != net`` (trial 101 run on
+    the sandbox trial 98 had used): trial 98 settled clip 4-1, but one of its POSTs, a retry the client
+    had given up on, was still held by the 'timeout' fault (sleep, then create, which replays the job
+    that exists). The sandbox was reset for trial 101 while it slept; it woke up in the new session,
+    found no such key there, and created and charged a job that trial 101's ledger never asked for.
+    A request acts on the session it arrived in: a reset starts a clean account."""
+    srv = SandboxServer(SandboxConfig(seed=98, hang_s=0.3)).start()
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    try:
+        provider = provider_for(srv.url)
+        client = HttpProvider(provider, "sk_test_x")
+        stale = make_clips(provider, 98, 5)[3]  # the clip of the observed failure (31 cents)
+        # its second POST draws the 'timeout' fault's "hold first, then create (replay)" branch
+        assert random.Random(int(digest_obj({"seed": 98, "target": f"outcome {stale.key}", "n": 1})[:16],
+                                 16)).random() < 0.5
+        # trial 98: the clip is sent, charged once and captured
+        dir_a = tmp_path / "a" / ".prodscale"
+        ledger_a = Ledger.for_state_dir(dir_a)
+        ledger_a.top_up(stale.estimate)
+        with RunToken(dir_a) as token:
+            report = Generator(provider, client, ledger_a, token, build_dir=tmp_path / "a" / "build").run([stale])
+        assert report.counts() == {"completed": 1}
+        check_invariants(ledger_a, srv, stale.estimate)
+        # a retry of its POST, given up on by the client, is held by the 'timeout' fault
+        srv.state.config.fail_rate, srv.state.config.faults = 1.0, ("timeout",)
+        conn.request("POST", "/v1/generations", body=json.dumps(request_body(stale.request)).encode(),
+                     headers={"Authorization": "Bearer sk_test_x", "Idempotency-Key": stale.key,
+                              "Content-Type": "application/json"})
+        deadline = time.monotonic() + 10
+        while srv.state.posts.get(stale.key, 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert srv.state.posts[stale.key] == 2
+        # trial 101 starts on the same sandbox while that request sleeps
+        srv.state.reset(SandboxConfig(seed=101))
+        dir_b = tmp_path / "b" / ".prodscale"
+        ledger_b = Ledger.for_state_dir(dir_b)
+        clips = make_clips(provider, 101, 2)
+        topup = sum(c.estimate for c in clips)
+        ledger_b.top_up(topup)
+        with RunToken(dir_b) as token:
+            report = Generator(provider, client, ledger_b, token, build_dir=tmp_path / "b" / "build").run(clips)
+        assert report.counts() == {"completed": 2}
+        # the held request wakes up and is answered (nobody reads it in the trials; here it marks the moment)
+        held = conn.getresponse()
+        answer = (held.status, json.loads(held.read()).get("idempotency_key"))
+        got = check_invariants(ledger_b, srv, topup)  # failed here: spent 72 != net 103
+        assert got["charges"] == 2 and got["net"] == topup
+        assert answer == (200, stale.key)  # replayed in its own session (the charge of trial 98)
+    finally:
+        conn.close()
+        srv.stop()

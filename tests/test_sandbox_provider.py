@@ -148,20 +148,20 @@ def test_a_held_request_stays_in_progress_until_its_job_exists(monkeypatch: pyte
     import random
 
     from prodscale.core.canon import digest_obj
-    from prodscale.providers.sandbox import SandboxState
+    from prodscale.providers.sandbox import SandboxSession
     config = SandboxConfig(seed=5, fail_rate=1.0, faults=("timeout",), hang_s=0.01)
     # a key whose fault holds it before the job is created (the sandbox draws that per key)
     key = next(k for k in (f"held-{i}" for i in range(50)) if random.Random(int(digest_obj(
         {"seed": config.seed, "target": f"outcome {k}", "n": 0})[:16], 16)).random() < 0.5)
     seen: list[Any] = []
-    original = SandboxState.create
+    original = SandboxSession.create
 
-    def create(self: SandboxState, k: str, body: dict[str, Any], rng: Any) -> Any:
+    def create(self: SandboxSession, k: str, body: dict[str, Any], rng: Any) -> Any:
         with self.lock:
             seen.append(self.keys.get(k))
         return original(self, k, body, rng)
 
-    monkeypatch.setattr(SandboxState, "create", create)
+    monkeypatch.setattr(SandboxSession, "create", create)
     with SandboxServer(config) as srv:
         try:
             call(srv, "POST", "/v1/generations", BODY, key=key)

@@ -4,7 +4,9 @@ It is a real, documented component (``prodscale sandbox-provider``), not a test-
 real idempotency-key semantics, bills from its own price table, keeps a charge log at
 ``GET /charges`` and returns a small deterministic placeholder clip description per job. With
 ``fail_rate`` > 0 it injects the listed faults, chosen by a RNG seeded from ``seed``, the key and
-the number of times that key (or job) was asked for, so a run is reproducible.
+the number of times that key (or job) was asked for, so a run is reproducible. ``SandboxState.reset``
+starts a new session (no keys, jobs, charges or counters); a request still being handled then
+finishes in the session it arrived in, and never charges the new one.
 
 Protocol (JSON over HTTP, ``Authorization: Bearer <key>`` on every ``/v1`` call):
 
@@ -76,24 +78,21 @@ class Job:
     status: str = "queued"
 
 
-class SandboxState:
-    """All of the sandbox's memory: keys, jobs and the charge log, under one lock."""
+class SandboxSession:
+    """One session of the sandbox, from one reset to the next: its config, keys, jobs, charge log
+    and fault counters. A request acts on the session it arrived in, to its end: one still being
+    handled when the sandbox is reset (say a retry the client gave up on, held by the 'timeout'
+    fault) settles in its own session, never creating or charging a job in the next one."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, lock: threading.Lock) -> None:
         self.config = config
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self, config: SandboxConfig | None = None) -> None:
-        with self.lock:
-            if config is not None:
-                self.config = config
-            self.keys: dict[str, tuple[str, str | None]] = {}   # key -> (body digest, job id or None while processing)
-            self.jobs: dict[str, Job] = {}
-            self.charges: list[dict[str, Any]] = []
-            self.posts: dict[str, int] = {}
-            self.counters: dict[str, int] = {}
-            self.requests = 0
+        self.lock = lock  # the state's lock, shared by every session
+        self.keys: dict[str, tuple[str, str | None]] = {}   # key -> (body digest, job id or None while processing)
+        self.jobs: dict[str, Job] = {}
+        self.charges: list[dict[str, Any]] = []
+        self.posts: dict[str, int] = {}
+        self.counters: dict[str, int] = {}
+        self.requests = 0
 
     def rng(self, target: str) -> random.Random:
         with self.lock:
@@ -170,6 +169,51 @@ class SandboxState:
                                + body["prompt"][:160]}
 
 
+class SandboxState:
+    """All of the sandbox's memory, under one lock: the current session. ``reset`` starts a new one
+    (a clean account: no keys, jobs or charges); the attributes below read the current session."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.lock = threading.Lock()
+        self.session = SandboxSession(config, self.lock)
+
+    def reset(self, config: SandboxConfig | None = None) -> None:
+        with self.lock:
+            self.session = SandboxSession(config if config is not None else self.session.config, self.lock)
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.session.config
+
+    @config.setter
+    def config(self, config: SandboxConfig) -> None:
+        self.session.config = config
+
+    @property
+    def keys(self) -> dict[str, tuple[str, str | None]]:
+        return self.session.keys
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return self.session.jobs
+
+    @property
+    def charges(self) -> list[dict[str, Any]]:
+        return self.session.charges
+
+    @property
+    def posts(self) -> dict[str, int]:
+        return self.session.posts
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.session.counters
+
+    @property
+    def requests(self) -> int:
+        return self.session.requests
+
+
 def _validate(body: Any, prices: dict[str, Any]) -> str | None:
     if not isinstance(body, dict):
         return "the body must be a JSON object"
@@ -193,6 +237,7 @@ def _validate(body: Any, prices: dict[str, Any]) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     server: "SandboxHTTPServer"
+    session: SandboxSession  # the session the request arrived in (see SandboxHTTPServer.process_request)
     protocol_version = "HTTP/1.0"
     timeout = 30
 
@@ -202,9 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------- helpers
 
-    @property
-    def state(self) -> SandboxState:
-        return self.server.state
+    def setup(self) -> None:
+        self.session = self.server.session_of(self.request)
+        super().setup()
 
     def base(self) -> str:
         return f"http://{HOST}:{self.server.server_address[1]}"
@@ -238,29 +283,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def request_fault(self, target: str, allowed: tuple[str, ...]) -> str | None:
         """Apply a fault that happens before any processing; return the fault still to apply after."""
-        fault = self.state.fault(self.state.rng(target), allowed)
+        fault = self.session.fault(self.session.rng(target), allowed)
         if fault == "429":
-            self.error(429, "rate_limited", "slow down", {"Retry-After": str(self.state.config.retry_after_s)})
+            self.error(429, "rate_limited", "slow down", {"Retry-After": str(self.session.config.retry_after_s)})
             return "answered"
         return fault
 
     # -------------------------------------------------------------- routes
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        with self.state.lock:
-            self.state.requests += 1
+        with self.session.lock:
+            self.session.requests += 1
         url = urlsplit(self.path)
         if url.path == "/health":
             return self.send(200, {"ok": True})
         if url.path == "/charges":
-            with self.state.lock:
-                charges = [dict(c) for c in self.state.charges]
+            with self.session.lock:
+                charges = [dict(c) for c in self.session.charges]
             net = sum(c["amount"] for c in charges if not c["refunded"])
             return self.send(200, {"charges": charges, "count": len(charges),
                                    "distinct_keys": len({c["key"] for c in charges}), "net": net})
         if url.path == "/stats":
-            with self.state.lock:
-                return self.send(200, {"posts_by_key": dict(self.state.posts), "requests": self.state.requests})
+            with self.session.lock:
+                return self.send(200, {"posts_by_key": dict(self.session.posts), "requests": self.session.requests})
         if not url.path.startswith("/v1/generations"):
             return self.error(404, "not_found", f"no route {url.path}")
         if not self.authorized():
@@ -274,34 +319,34 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop-after-charge":
             return self.drop()
         if fault in ("timeout", "slow"):
-            time.sleep(self.state.config.hang_s if fault == "timeout" else self.state.config.slow_s)
+            time.sleep(self.session.config.hang_s if fault == "timeout" else self.session.config.slow_s)
         if not parts:
             key = parse_qs(url.query).get("idempotency_key", [""])[0]
-            with self.state.lock:
-                known = self.state.keys.get(key)
-                job = self.state.jobs.get(known[1]) if known and known[1] else None
+            with self.session.lock:
+                known = self.session.keys.get(key)
+                job = self.session.jobs.get(known[1]) if known and known[1] else None
             if known is not None and job is None:
                 return self.error(409, "idempotency_in_progress", "a request with this key is being processed",
                                   {"Retry-After": "0"})
             if job is None:
                 return self.error(404, "not_found", "no job under that idempotency key")
-            return self.send(200, self.state.job_json(job, self.base()))
-        with self.state.lock:
-            job = self.state.jobs.get(parts[0])
+            return self.send(200, self.session.job_json(job, self.base()))
+        with self.session.lock:
+            job = self.session.jobs.get(parts[0])
         if job is None:
             return self.error(404, "not_found", "no such job")
         if len(parts) == 1:
-            self.state.advance(job)
-            return self.send(200, self.state.job_json(job, self.base()))
+            self.session.advance(job)
+            return self.send(200, self.session.job_json(job, self.base()))
         if parts[1:] == ["content"]:
             if job.status != "succeeded":
                 return self.error(409, "not_ready", f"the job is {job.status}")
-            return self.send(200, self.state.placeholder(job))
+            return self.send(200, self.session.placeholder(job))
         return self.error(404, "not_found", f"no route {url.path}")
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        with self.state.lock:
-            self.state.requests += 1
+        with self.session.lock:
+            self.session.requests += 1
         if urlsplit(self.path).path.rstrip("/") != "/v1/generations":
             return self.error(404, "not_found", f"no route {self.path}")
         if not self.authorized():
@@ -316,14 +361,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             return self.error(400, "bad_json", "the body is not JSON")
-        with self.state.lock:
-            self.state.posts[key] = self.state.posts.get(key, 0) + 1
-        problem = _validate(body, self.state.config.prices)
+        with self.session.lock:
+            self.session.posts[key] = self.session.posts.get(key, 0) + 1
+        problem = _validate(body, self.session.config.prices)
         if problem:
             return self.error(422, "invalid_request", problem)
         digest = digest_obj(body)
-        with self.state.lock:
-            known = self.state.keys.get(key)
+        with self.session.lock:
+            known = self.session.keys.get(key)
             if known is not None and known[0] != digest:
                 return self.error(422, "idempotency_mismatch", "this key was used with another request body")
             if known is not None and known[1] is None:
@@ -332,30 +377,30 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.request_fault(f"POST {key}", REQUEST_FAULTS)
         if fault == "answered":
             return
-        rng = self.state.rng(f"outcome {key}")
+        rng = self.session.rng(f"outcome {key}")
         before = rng.random() < 0.5
         if fault in ("500", "timeout") and before:
             if fault == "500":
                 return self.error(500, "server_error", "injected fault (nothing was created)")
-            with self.state.lock:  # hold the key as in progress while the client gives up and retries
-                if self.state.keys.get(key) is None:
-                    self.state.keys[key] = (digest, None)
-            time.sleep(self.state.config.hang_s)
+            with self.session.lock:  # hold the key as in progress while the client gives up and retries
+                if self.session.keys.get(key) is None:
+                    self.session.keys[key] = (digest, None)
+            time.sleep(self.session.config.hang_s)
             # the hold stays until create() replaces it: freed in between, a lookup by key could be told
             # "never received" just before the job is created and charged
-        status, job = self.state.create(key, body, rng)
+        status, job = self.session.create(key, body, rng)
         if fault == "duplicate":
-            status, job = self.state.create(key, body, rng)  # the second delivery replays
+            status, job = self.session.create(key, body, rng)  # the second delivery replays
         if fault == "drop-after-charge":
             return self.drop()
         if fault == "500":
             return self.error(500, "server_error", "injected fault (after the job was created)")
         if fault == "timeout" and not before:
-            time.sleep(self.state.config.hang_s)
+            time.sleep(self.session.config.hang_s)
         if fault == "slow":
-            time.sleep(self.state.config.slow_s)
+            time.sleep(self.session.config.slow_s)
         headers = {"Idempotent-Replayed": "true"} if status == 200 else {}
-        self.send(status, self.state.job_json(job, self.base()), headers)
+        self.send(status, self.session.job_json(job, self.base()), headers)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -365,7 +410,24 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, port: int, state: SandboxState, *, verbose: bool = False) -> None:
         self.state = state
         self.verbose = verbose
+        self._arrived: dict[Any, SandboxSession] = {}  # accepted connection -> the session it arrived in
         super().__init__((HOST, port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # bound when the connection is accepted (in order, by this one thread), before its handler
+        # thread runs: a request sent before a reset is not taken for one of the next session
+        with self.state.lock:
+            self._arrived[request] = self.state.session
+        super().process_request(request, client_address)
+
+    def session_of(self, request: Any) -> SandboxSession:
+        with self.state.lock:
+            return self._arrived.pop(request, None) or self.state.session
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.state.lock:
+            self._arrived.pop(request, None)
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hung up mid-answer is the normal case under fault injection
