@@ -727,7 +727,7 @@ class Builder:
         base = dict(job.old_targets) if job.partial else {}
         base.update(computed)
         return CommitSpec(
-            name=sf.name, rel_path=sf.rel_path, text=job.text, text_digest=job.text_digest, engine=job.engine,
+            name=sf.name, text=job.text, text_digest=job.text_digest, engine=job.engine,
             floor=job.floor, inputs=digest_obj({k: parts[k] for k in ("text", "engine", "rules", "settings")}),
             run_id=job.ctx.run_id, compiled_at=self.compiled_at, old_lock=self.lock().stories.get(sf.name),
             old_outputs={} if old is None else {f: (d, old.output_stats[f].to_list()) for f, d in old.outputs.items()

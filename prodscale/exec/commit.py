@@ -28,7 +28,6 @@ class CommitSpec:
     """What the build process knows of a story that its commit needs (small and picklable)."""
 
     name: str
-    rel_path: str
     text: str                        # the normalized story text: stored so `why` can diff it later
     text_digest: str
     engine: str

@@ -174,7 +174,7 @@ def _compiled(terms: Iterable[str]) -> TermSet:
 
 def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) -> list[Hit]:
     """Whole-word/phrase matches of ``terms`` in ``text`` not covered by an exception phrase."""
-    if not text:
+    if not text or not terms:  # an absent list is a fresh [] per call: never worth memoizing
         return []
     ts = _compiled(terms) if isinstance(terms, list) else term_set(tuple(terms))
     pat = ts.pattern
@@ -184,7 +184,9 @@ def find_terms(text: str, terms: Iterable[str], exceptions: Iterable[str] = ()) 
     if not ts.search(folded):
         return []
     covered: list[tuple[int, int]] = []
-    exc = (_compiled(exceptions) if isinstance(exceptions, list) else term_set(tuple(exceptions))).pattern
+    exc = None
+    if exceptions:
+        exc = (_compiled(exceptions) if isinstance(exceptions, list) else term_set(tuple(exceptions))).pattern
     if exc is not None:
         covered = [(m.start(), m.end()) for m in exc.finditer(folded)]
     hits: list[Hit] = []

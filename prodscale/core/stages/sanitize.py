@@ -60,6 +60,12 @@ def terms_may_match(rules: list[dict[str, Any]], text: str) -> bool:
 
 
 @per_rule_data
+def _swap_terms(swap: dict[str, Any]) -> list[str]:
+    """A substitution rule's terms, one list per rule (so its pattern is compiled once)."""
+    return list(swap)
+
+
+@per_rule_data
 def _not_term_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rules if r["kind"] not in TERM_KINDS]
 
@@ -81,7 +87,7 @@ def scan(rule: dict[str, Any], text: str, may_match: bool = True) -> list[tuple[
         out = [(h, {}) for h in find_terms(text, rule.get("terms", []), rule.get("exceptions", []))]
     elif kind == "substitution":
         swap = rule.get("swap", {})
-        for h in find_terms(text, list(swap), rule.get("exceptions", [])):
+        for h in find_terms(text, _swap_terms(swap), rule.get("exceptions", [])):
             key = " ".join(unicodedata.normalize("NFC", h.text).casefold().split())
             out.append((h, {"replacement": swap.get(key, swap.get(h.text.casefold(), ""))}))
     elif kind == "cooccurrence":
