@@ -43,7 +43,9 @@ def lock_of(root: Path) -> dict:
 
 
 def test_every_shipped_engine_has_golden_hashes() -> None:
-    assert sorted(GOLDEN_HASHES) == sorted(ENGINES)
+    shipped = [v for v, e in ENGINES.items() if not e.preview]
+    assert sorted(GOLDEN_HASHES) == sorted(shipped)
+    assert all(v not in GOLDEN_HASHES for v, e in ENGINES.items() if e.preview)  # a preview is not frozen yet
 
 
 @pytest.mark.parametrize("version", sorted(GOLDEN_HASHES))

@@ -20,7 +20,6 @@ def command(target: str | None, fmt: str, project_dir: str | None) -> None:
     from prodscale.core import graph as g
     from prodscale.core.engines import get_engine
     from prodscale.core.fountain import parse
-    from prodscale.core.scenes import scene_units
     from prodscale.core.targets import parse_target
     from prodscale.exec.builder import Builder
 
@@ -32,8 +31,11 @@ def command(target: str | None, fmt: str, project_dir: str | None) -> None:
     for sf in files:
         if wanted is not None and sf.name != wanted.story:
             continue
-        story = parse(builder.read_text(sf), path=sf.rel_path, heading_prefixes=project.settings.heading_prefixes)
-        g.add_story(graph, sf.name, len(scene_units(story)), get_engine(builder.engine_for(sf.name)).stages)
+        prefixes = tuple(project.settings.heading_prefixes)
+        story = parse(builder.read_text(sf), path=sf.rel_path, heading_prefixes=prefixes)
+        engine = get_engine(builder.engine_for(sf.name))
+        units = engine.read(story, project.rules(engine.version).data, prefixes).units
+        g.add_story(graph, sf.name, len(units), engine.stages)
     if wanted is not None:
         if wanted.story not in graph:
             from prodscale.errors import GraphError

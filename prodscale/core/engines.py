@@ -1,8 +1,17 @@
-"""Engine versions: each is a frozen rule set (``rules/<version>/``) plus stage implementations.
+"""Engine versions: each is a frozen rule set (``rules/<version>/``) plus its code.
 
-An engine lists, in order, the per-scene stages it runs and the story-level aggregation. The
-stage modules are imported on first use, so a no-op build that never runs a rule never imports
-them.
+An engine is its rule data and its interpretation code: the reader that turns the shared, frozen
+Fountain tokenizer's model into the scene units its stages compile (how a heading, a slug, a cue
+or an entity is read), the per-scene stages it runs, in order, and the story-level aggregation.
+Engines 1.0.0 and 1.1.0 share one reader and one set of stage modules (they differ by rule data);
+engine 2.0.0 reads and compiles with its own modules (``prodscale.core.v2_0``). A new engine adds
+modules and never edits a shipped engine's; golden digests over a broad corpus
+(tests/test_engine_freeze.py) hold every shipped engine's bytes.
+
+A **preview** engine is selectable (``engine = "2.0.0"``) but never a default and never what
+"newest" means, until its issue ships it.
+
+The modules are imported on first use, so a no-op build that never runs a rule never imports them.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from prodscale.core.stages import StageSpec
 from prodscale.errors import UsageError
@@ -18,10 +28,26 @@ PARSER_VERSION = 1  # bump when the parser's output for some input changes
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What an engine's reader makes of a parsed story: the scene units its stages compile and the
+    extra fields of the story's aggregation input (none for engines 1.x)."""
+
+    units: list[Any]
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Engine:
     version: str
     stage_modules: tuple[str, ...]
     aggregate_module: str
+    reader_module: str = "prodscale.core.engines"   # a module with read(story, rules, prefixes) -> Reading
+    preview: bool = False
+
+    def read(self, story: Any, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Reading:
+        """The story's scene units as this engine reads them (``rules``: file name -> parsed TOML)."""
+        reading: Reading = importlib.import_module(self.reader_module).read(story, rules, tuple(prefixes))
+        return reading
 
     @cached_property
     def stages(self) -> tuple[StageSpec, ...]:
@@ -53,18 +79,31 @@ class Engine:
         return tuple(sorted(names))
 
 
-_STAGES_1_0 = tuple(f"prodscale.core.stages.{n}" for n in ("sanitize", "shot_specs", "prompts", "src"))
+def read(story: Any, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Reading:
+    """Engines 1.x's reader: the parser's scenes as they are, the prologue a pseudo-scene."""
+    from prodscale.core.scenes import scene_units
+    return Reading(scene_units(story), {})
 
-# Engines differ by their rule data (rules/<version>/); the stage code reads behaviour from it, so
-# an engine's outputs stay frozen as long as its rule data does (the golden hash tests hold this).
+
+_STAGES_1_0 = tuple(f"prodscale.core.stages.{n}" for n in ("sanitize", "shot_specs", "prompts", "src"))
+_STAGES_2_0 = tuple(f"prodscale.core.v2_0.stages.{n}" for n in ("sanitize", "shot_specs", "prompts", "src", "layout"))
+
+# Engines 1.x differ by their rule data (rules/<version>/) and share their code; 2.0.0 has its own.
 ENGINES: dict[str, Engine] = {
     "1.0.0": Engine("1.0.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
     "1.1.0": Engine("1.1.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
+    "2.0.0": Engine("2.0.0", _STAGES_2_0, "prodscale.core.v2_0.stages.aggregate",
+                    reader_module="prodscale.core.v2_0.reading", preview=True),
 }
 
 
+def _key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split("."))
+
+
 def newest() -> str:
-    return max(ENGINES, key=lambda v: tuple(int(p) for p in v.split(".")))
+    """The newest shipped engine (previews are not shipped)."""
+    return max((v for v, e in ENGINES.items() if not e.preview), key=_key)
 
 
 def get_engine(version: str) -> Engine:

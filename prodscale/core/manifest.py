@@ -18,7 +18,7 @@ TITLE = "PRODSCALE — Compilation Manifest"
 def build_core(*, story: str, engine: str, floor: str, story_hash: str, files: dict[str, str],
                summary: dict[str, Any]) -> dict[str, Any]:
     src = summary.get("src", {})
-    return {
+    core: dict[str, Any] = {
         "story": story,
         "engine": engine,
         "floor": floor,
@@ -36,6 +36,10 @@ def build_core(*, story: str, engine: str, floor: str, story_hash: str, files: d
         "safety": summary.get("safety", "passed"),
         "pin": pin_statement(engine, floor),
     }
+    stats = summary.get("stats")
+    if stats:   # engine 2.0.0 and later: the script's length and runtime
+        core["stats"] = {k: stats[k] for k in sorted(stats)}
+    return core
 
 
 def compilation_hash(core: dict[str, Any]) -> str:
@@ -72,6 +76,22 @@ def _prompts_ready(core: dict[str, Any]) -> str:
     return f"Partial ({clips - blocked} of {clips} materialized, {blocked} blocked)"
 
 
+def _minutes(seconds: int) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
+
+
+def _stats_lines(stats: dict[str, Any]) -> list[str]:
+    e8 = int(stats["pages_eighths"])
+    pages, rest = divmod(e8, 8)
+    length = f"{pages} {rest}/8" if pages and rest else (f"{rest}/8" if rest else str(pages))
+    paper = "US Letter" if stats.get("paper") == "letter" else "A4"
+    return [f"Script Length: {length} pages ({paper}, {stats['scenes']} scenes)",
+            f"Runtime Estimate: {_minutes(stats['runtime_s'])} (a page a minute); "
+            f"{_minutes(stats['runtime_words_s'])} (word rates)"]
+
+
 def render_text(core: dict[str, Any], run: dict[str, Any]) -> str:
     """``manifest.txt``: the layout of the design, one ``Field: value`` per line."""
     safety = "Passed" if core["safety"] == "passed" else "Blocked"
@@ -89,6 +109,8 @@ def render_text(core: dict[str, Any], run: dict[str, Any]) -> str:
         f"Platform Safety: {safety}",
         f"Version Pin: {core['pin']}",
     ]
+    if "stats" in core:
+        lines[-1:-1] = _stats_lines(core["stats"])
     return "\n".join(lines) + "\n"
 
 

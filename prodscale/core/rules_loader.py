@@ -17,7 +17,8 @@ LEVELS = ("error", "warning", "note")
 CODE_RE = re.compile(r"^PS\d{3}$")
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 ELEMENT_SCOPES = {"heading", "action", "dialogue", "parenthetical", "transition", "lyrics", "centered", "character",
-                  "prompt", "settings", "note"}
+                  "prompt", "settings", "note",
+                  "slug", "card"}   # engine 2.0.0's secondary slugs and title cards
 
 # keys every rule entry has
 COMMON_REQUIRED = {"code", "name", "kind", "level", "since", "scope", "message", "help"}
@@ -42,6 +43,9 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "gate": (set(), set()),
         "lookup": (set(), set()),
     },
+    "reading.toml": {
+        "reading": (set(), set()),
+    },
     "src.toml": {
         "acknowledgement": (set(), set()),
         "heading": ({"field"}, set()),
@@ -61,7 +65,8 @@ TOP: dict[str, dict[str, Any]] = {
                                    "dialogue_ms_per_line", "establishing_ms", "insert_ms", "reaction_ms", "min_ms",
                                    "max_ms", "fps"},
                         "coverage": {"establishing_int_ext", "continuation_times", "offscreen_extensions",
-                                     "reaction_skip_first_words", "caps_ignore", "sounds"},
+                                     "reaction_skip_first_words", "caps_ignore", "sounds",
+                                     "slug_setups"},
                         "setups": None, "direction": None, "transitions": None,
                         "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
@@ -71,7 +76,18 @@ TOP: dict[str, dict[str, Any]] = {
                  "lexicon": {"times_of_day", "continuous_times", "simultaneous_times", "later_times", "day_times",
                              "night_times", "voice_extensions", "movement_verbs"},
                  "timing": {"dialogue_ms_per_word", "dialogue_ms_per_line"}},
-    "index.toml": {"meta": {"engine", "format", "retired", "features"}, "files": None, "range": None},
+    "index.toml": {"meta": {"engine", "format", "retired", "features", "preview"}, "files": None, "range": None},
+    # engine 2.0.0
+    "reading.toml": {"meta": {"stage", "engine"}, "rule": "rule",
+                     "heading": {"separators", "light_qualifiers", "continuations", "simultaneous", "time_jumps",
+                                 "time_jump_pattern", "modifiers", "year_pattern", "rooms", "lights"},
+                     "slug": {"starts", "contains", "framing"}, "structure": {"labels", "label_pattern", "cards"},
+                     "transition": {"terms", "openers"}, "intercut": {"markers"},
+                     "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device"}},
+    "breakdown.toml": {"meta": {"stage", "engine"}, "cast": {"honorifics", "not_aliases", "people"},
+                       "minors": {"adult_age", "words"}, "categories": None,
+                       "words": {"camera", "emphasis", "determiners"}},
+    "stats.toml": {"meta": {"stage", "engine"}, "paper": None, "widths": None, "runtime": None},
     "explain.toml": {"meta": {"engine"}, "code": None},
 }
 

@@ -18,7 +18,7 @@ DEFAULT_ENGINE = "1.0.0"
 
 # section -> allowed keys (None: free-form table whose values are validated elsewhere)
 _KNOWN: dict[str, set[str] | None] = {
-    "project": {"name", "engine", "profile", "stories", "heading_prefixes"},
+    "project": {"name", "engine", "profile", "stories", "heading_prefixes", "paper"},
     "style": {"look", "aspect", "negative"},
     "characters": None,
     "acknowledge": None,
@@ -109,6 +109,10 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
     if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.strip() for p in prefixes):
         raise fail("project.heading_prefixes must be a list of non-empty strings", "heading_prefixes",
                    'e.g. heading_prefixes = ["ИНТ.", "НАТ."]')
+    paper = project.get("paper", "letter")
+    if paper not in ("letter", "a4"):
+        raise fail(f"project.paper '{paper}' is not a paper size prodscale paginates", "paper",
+                   'paper = "letter" (US Letter, 55 lines a page) or paper = "a4" (57 lines)')
     characters = data.get("characters", {})
     for cname, entry in characters.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("description", ""), str):

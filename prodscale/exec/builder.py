@@ -38,8 +38,9 @@ from prodscale.storage.project import Project, RuleSet, StoryFile
 from prodscale.storage.state import BuildLog, BuildState, StoryRecord
 
 AGGREGATE = "aggregate"
-_CODE_DIRS = ("core/stages",)
-_CODE_FILES = ("core/fountain.py", "core/text.py", "core/scenes.py", "core/keys.py")
+_CODE_DIRS = ("core/stages", "core/v2_0", "core/v2_0/stages")
+_CODE_FILES = ("core/fountain.py", "core/fountain_inline.py", "core/text.py", "core/scenes.py", "core/keys.py",
+               "core/engines.py", "core/manifest.py")
 
 
 def code_fingerprint() -> str:
@@ -667,7 +668,6 @@ class Builder:
                  rules: RuleSet, report: BuildReport, sub: list[Target], dry_run: bool,
                  st: FileStat) -> "StoryJob":
         from prodscale.core.fountain import parse
-        from prodscale.core.scenes import scene_units
 
         settings = self.project.settings
         story = parse(text, path=sf.rel_path, heading_prefixes=settings.heading_prefixes)
@@ -677,7 +677,8 @@ class Builder:
             parts = self.story_key_parts(text_digest, settled, rules)
             self.last_parts[sf.name], key = parts, digest_obj(parts)
         engine = engines_mod.get_engine(engine_version)
-        units = scene_units(story)
+        reading = engine.read(story, rules.data, tuple(settings.heading_prefixes))
+        units = reading.units
         needed = self._needed(sf.name, units, engine, sub)
         log = self.log.load(sf.name)
         rule_texts: dict[str, str] = {}
@@ -693,7 +694,8 @@ class Builder:
         single = len(scenes) <= STORY_TASK_SCENES
         chunks = [scenes] if single else [scenes[i:i + CHUNK_SCENES] for i in range(0, len(scenes), CHUNK_SCENES)]
         meta = {"name": sf.name, "path": sf.rel_path, "title_page": {f.key: f.value for f in story.title_page},
-                "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version}
+                "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": engine_version,
+                **reading.meta}
         return StoryJob(sf=sf, text=text, text_digest=text_digest, key=key, engine=engine_version, floor=floor,
                         st=st, units=units, needed=needed, old_targets=log.get("targets", {}), log=log, ctx=ctx,
                         chunks=chunks, chunk_results=[] if single else [None] * len(chunks), rule_texts=rule_texts,

@@ -71,11 +71,13 @@ def _scene_detail(builder: Any, sf: Any, text: str | None) -> str:
     if text is None:
         return ""
     from prodscale.core.canon import canonical_json
+    from prodscale.core.engines import get_engine
     from prodscale.core.fountain import parse
-    from prodscale.core.scenes import scene_units
 
-    story = parse(text, path=sf.rel_path, heading_prefixes=builder.project.settings.heading_prefixes)
-    units = scene_units(story)
+    prefixes = tuple(builder.project.settings.heading_prefixes)
+    story = parse(text, path=sf.rel_path, heading_prefixes=prefixes)
+    version = builder.engine_for(sf.name)
+    units = get_engine(version).read(story, builder.project.rules(version).data, prefixes).units
     log = builder.log.load(sf.name).get("targets", {})
     known = {e["components"]["inputs"].get("scene") for e in log.values()
              if e.get("components", {}).get("inputs", {}).get("scene")}

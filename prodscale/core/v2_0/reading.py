@@ -1,0 +1,513 @@
+"""Engine 2.0.0: a parsed screenplay read the way a crew reads it.
+
+The spec-level tokenizer (:mod:`prodscale.core.fountain`, shared by every engine and frozen) says
+what each line *is* in Fountain terms. This module decides what it *means* on a set, with the
+vocabulary of ``rules/2.0.0/reading.toml``:
+
+- **Scenes** are INT/EXT headings (and forced headings that name a place and a light). Every other
+  forced heading (``.SCOTT``, ``.SNIPER SCOPE POV``, ``.BACK IN THE APARTMENT``) is a **secondary
+  slug**: a shot within the current scene, which keeps its set and its light. So is an action
+  paragraph whose first line is a slug in capitals (``ANGLE ON``, ``INSERT -``, ``CLOSE ON``, ...)
+  and a cue that is really a slug (``BACK TO STRIKER``: PS011). A slug before any scene opens the
+  prologue.
+- **Headings** are read by :mod:`prodscale.core.v2_0.headings`; a continuation (CONTINUOUS, LATER,
+  ...) takes the light of the scene it continues.
+- **Structure**: act and part labels (``TEASER``, ``ACT ONE``, ``END OF ACT``) are structure with no
+  shots; ``FADE IN:`` and the other transitions are transitions wherever they stand, trailing
+  spaces or not; a title card (``SUPER``, centered text, an epigraph before the first scene) is a
+  card. Action before the first heading is a prologue that compiles (PS416 says where it is).
+- **INTERCUT**: a marker makes the scene an intercut of its place and the one it cuts with, and
+  says which speaker is where.
+- **Cues**: joint cues (``TROY / ABED``, ``EDWARD AND WILL``, ``BOTH``) are several characters; the
+  extension tells voice over (narration, heard over the picture), off screen (in the scene, off
+  frame) and a device (a phone: heard, the speaker elsewhere) apart.
+- **Numbering**: a scene's number is its script number (``#12A#``) or its position among the
+  scenes (the prologue is scene 0), the same in every output and diagnostic.
+
+The cast and breakdown elements of each scene come from :mod:`prodscale.core.v2_0.cast`.
+Pure: no file, clock or environment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodscale.core.fountain_inline import match_prefix
+from prodscale.core.model import ACTION, CENTERED, CHARACTER, DIALOGUE, NOTE, PARENTHETICAL, TRANSITION, Element, Story
+from prodscale.core.scenes import SceneUnit
+from prodscale.core.stages._text import per_rule_data
+from prodscale.core.v2_0.headings import HeadingReading, norm, read_heading
+
+SLUG = "slug"
+STRUCTURE = "structure"
+CARD = "card"
+_FILMABLE = {ACTION, CHARACTER, DIALOGUE, SLUG, CENTERED, CARD, "lyrics"}
+_LOWER = re.compile(r"[a-zß-ÿ]")
+
+
+@dataclass(frozen=True, eq=False)
+class Lexicon:
+    """``reading.toml`` compiled once per rule data."""
+
+    slug_starts: tuple[str, ...]          # longest first
+    slug_contains: tuple[str, ...]
+    framing: tuple[tuple[str, str], ...]
+    labels: frozenset[str]
+    label_re: re.Pattern[str]
+    cards: frozenset[str]
+    transitions: frozenset[str]
+    openers: frozenset[str]
+    intercut: tuple[str, ...]
+    joiners: re.Pattern[str]
+    everyone: frozenset[str]
+    both: frozenset[str]
+    voice_over: frozenset[str]
+    off_screen: frozenset[str]
+    device: frozenset[str]
+    data: dict[str, Any]                  # the rule data itself (headings read with it)
+
+
+@per_rule_data
+def lexicon(data: dict[str, Any]) -> Lexicon:
+    s, st, tr, cue = data["slug"], data["structure"], data["transition"], data["cue"]
+    joiners = sorted(cue["joiners"], key=lambda j: (-len(j), j))
+    return Lexicon(
+        slug_starts=tuple(sorted({norm(x) for x in s["starts"]}, key=lambda x: (-len(x), x))),
+        slug_contains=tuple(x.upper() for x in s["contains"]),
+        framing=tuple((norm(f["phrase"]), f["size"]) for f in s["framing"]),
+        labels=frozenset(norm(x) for x in st["labels"]),
+        label_re=re.compile(st["label_pattern"]),
+        cards=frozenset(norm(x) for x in st["cards"]),
+        transitions=frozenset(norm(x) for x in tr["terms"]),
+        openers=frozenset(norm(x) for x in tr["openers"]),
+        intercut=tuple(sorted({norm(x) for x in data["intercut"]["markers"]}, key=lambda x: (-len(x), x))),
+        joiners=re.compile("|".join(re.escape(j) for j in joiners)),
+        everyone=frozenset(norm(x) for x in cue["everyone"]),
+        both=frozenset(norm(x) for x in cue["both"]),
+        voice_over=frozenset(_ext_key(x) for x in cue["voice_over"]),
+        off_screen=frozenset(_ext_key(x) for x in cue["off_screen"]),
+        device=frozenset(_ext_key(x) for x in cue["device"]),
+        data=data,
+    )
+
+
+def _ext_key(ext: str) -> str:
+    return re.sub(r"[\s.]+", "", ext.upper())
+
+
+def _starts_with(text: str, phrase: str) -> bool:
+    return text == phrase or (text.startswith(phrase) and not text[len(phrase)].isalnum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Line classification
+# ---------------------------------------------------------------------------------------------
+
+def slug_phrase(line: str, lex: Lexicon) -> str | None:
+    """The slug phrase a line in capitals starts with (or contains), else None."""
+    u = norm(line)
+    for p in lex.slug_starts:
+        if _starts_with(u, p):
+            return p
+    for c in lex.slug_contains:
+        if c in u:
+            return c.strip()
+    return None
+
+
+def framing(line: str, lex: Lexicon) -> str:
+    """The shot size a slug asks for ("" when it asks for none: a name, BACK TO SCENE)."""
+    u = norm(line)
+    for phrase, size in lex.framing:
+        if phrase in ("POV", "P.O.V.", "SCOPE VIEW"):
+            if re.search(rf"(?<![A-Z]){re.escape(phrase)}(?![A-Z])", u):
+                return size
+        elif _starts_with(u, phrase):
+            return size
+    return ""
+
+
+_POV = re.compile(r"^(?P<who>.*?)['’]S\s+(?:POV|P\.O\.V\.)(?P<rest>.*)$|^(?:POV|P\.O\.V\.)(?P<rest2>.*)$", re.I)
+
+
+def slug_subject(line: str, phrase: str | None, data: dict[str, Any] | None = None) -> str:
+    """What the slug frames: the text after its phrase (``INSERT - SEAT BELT SIGN`` -> SEAT BELT
+    SIGN; ``ELAINE'S POV - TV MONITORS`` -> TV MONITORS), or the whole line for a bare name or object
+    (``.SCOTT``); a light or a continuation at its end is not part of it (``CLOSEUP - STRIKER -
+    NIGHT`` -> STRIKER)."""
+    u = " ".join(line.split())
+    m = _POV.match(u)
+    owner = ""
+    if m is not None:
+        rest = (m.group("rest") if m.group("rest") is not None else m.group("rest2") or "").strip(" -:–—.,")
+        owner = (m.group("who") or "").strip()
+        u = rest or owner
+    elif phrase and norm(u).startswith(phrase):
+        u = u[len(phrase):].strip(" -:–—.,")
+        u = re.sub(r"^(?:ON|TO|OF|AT)\s+", "", u, flags=re.I).strip()
+    u = u.strip(" -:.")
+    if data is not None and u:
+        from prodscale.core.v2_0.headings import classify, vocabulary
+        parts = [p for p in re.split(r"\s+-\s+|\s*--\s*|\s*[–—]\s*", u) if p.strip()]
+        kept = [p for p in parts if classify(norm(p), vocabulary(data))[0] == "place"]
+        u = " - ".join(kept) if kept else (owner or u)
+    return u
+
+
+def is_transition(text: str, lex: Lexicon) -> bool:
+    u = norm(text)
+    return u in lex.transitions or (u.endswith(" TO") and u.isupper() and len(u.split()) <= 5)
+
+
+def structure_kind(text: str, lex: Lexicon) -> str | None:
+    """STRUCTURE for an act or part label, CARD for a title card, None otherwise."""
+    u = norm(text)
+    if "\n" in text.strip():
+        return None
+    head = u.split(":", 1)[0].strip()
+    if head in lex.cards:
+        return CARD
+    if u in lex.labels or lex.label_re.match(u):
+        return STRUCTURE
+    return None
+
+
+def intercut_marker(text: str, lex: Lexicon) -> str | None:
+    u = norm(text)
+    for m in lex.intercut:
+        if _starts_with(u, m):
+            return m
+    return None
+
+
+def voice_of(extension: str | None, lex: Lexicon) -> str | None:
+    """'vo' (narration over the picture), 'device' (heard through a phone or radio), 'os' (in the
+    scene, off frame) or None (on screen)."""
+    if not extension:
+        return None
+    parts = [_ext_key(p) for p in re.split(r"[,;]", extension) if p.strip()]
+    if any(p in lex.device for p in parts):
+        return "device"
+    if any(p in lex.voice_over for p in parts):
+        return "vo"
+    if any(p in lex.off_screen for p in parts):
+        return "os"
+    return None
+
+
+def cue_names(name: str, lex: Lexicon) -> list[str]:
+    """The characters a cue names: one, several for a joint cue, none for ALL/BOTH (resolved by
+    the scene). ``TROY / ABED`` -> [TROY, ABED]."""
+    n = norm(name)
+    if n in lex.everyone or n in lex.both:
+        return []
+    parts = [p.strip(" .,") for p in lex.joiners.split(name)]
+    parts = [" ".join(p.split()) for p in parts if p.strip(" .,")]
+    if len(parts) < 2 or any(sum(c.isalpha() for c in p) < 2 for p in parts):
+        return [name]   # R2/D2 is one name
+    return parts
+
+
+def is_slug_cue(name: str, lex: Lexicon) -> bool:
+    """A cue that is really a slug: BACK TO STRIKER, INSERT - SEAT BELT SIGN, JOHN'S POV."""
+    u = norm(name)
+    for c in lex.slug_contains:
+        if c in u:
+            return True
+    for p in lex.slug_starts:
+        if _starts_with(u, p):
+            return u != p or " " in p
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Elements
+# ---------------------------------------------------------------------------------------------
+
+def _span(first: int, first_col: int, last: int, last_col: int) -> dict[str, int]:
+    return {"start_line": first, "start_col": first_col, "end_line": last, "end_col": last_col}
+
+
+def _union(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    lo = min((a["start_line"], a["start_col"]), (b["start_line"], b["start_col"]))
+    hi = max((a["end_line"], a["end_col"]), (b["end_line"], b["end_col"]))
+    return _span(lo[0], lo[1], hi[0], hi[1])
+
+
+def _slug_element(text: str, span: dict[str, int], lex: Lexicon, source: str) -> dict[str, Any]:
+    phrase = slug_phrase(text, lex)
+    return {"kind": SLUG, "text": " ".join(text.split()), "span": span, "framing": framing(text, lex),
+            "subject": slug_subject(text, phrase, lex.data), "source": source}
+
+
+@dataclass
+class Block:
+    """A scene (or the prologue) while it is being read: its heading and its elements."""
+
+    heading: str
+    heading_span: dict[str, int]
+    number: str | None
+    forced: bool
+    int_ext: str | None
+    reading: HeadingReading | None              # None: the prologue
+    elements: list[dict[str, Any]] = field(default_factory=list)
+    last_line: int = 0
+
+
+def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(raw):
+        el = raw[i]
+        d = el.to_dict()
+        if el.kind == CHARACTER:
+            j = i + 1
+            speech: list[Element] = []
+            while j < len(raw) and raw[j].kind in (DIALOGUE, PARENTHETICAL, NOTE):
+                speech.append(raw[j])
+                j += 1
+            name = el.name or el.text.strip()
+            cue_text = el.text.strip()
+            lines = [s for s in speech if s.kind != NOTE]
+            notes = [s.to_dict() for s in speech if s.kind == NOTE]
+            if is_transition(cue_text, lex) or structure_kind(cue_text, lex) or is_slug_cue(name, lex):
+                if is_transition(cue_text, lex):
+                    out.append({**d, "kind": TRANSITION, "text": cue_text})
+                elif structure_kind(cue_text, lex):
+                    out.append({**d, "kind": structure_kind(cue_text, lex), "text": cue_text})
+                else:
+                    out.append(_slug_element(cue_text, d["span"], lex, "cue"))
+                    diags.append({"code": "PS011", "span": d["span"], "match": cue_text})
+                if lines:
+                    span = lines[0].span.to_dict()
+                    for s in lines[1:]:
+                        span = _union(span, s.span.to_dict())
+                    out.append({"kind": ACTION, "text": "\n".join(s.text for s in lines), "span": span})
+                out.extend(notes)
+                i = j
+                continue
+            names = cue_names(name, lex)
+            d["names"] = names
+            if norm(name) in lex.everyone:
+                d["group"] = "all"
+            elif norm(name) in lex.both:
+                d["group"] = "both"
+            voice = voice_of(el.extension, lex)
+            if voice:
+                d["voice"] = voice
+            out.append(d)
+            out.extend(s.to_dict() for s in speech)
+            i = j
+            continue
+        if el.kind == ACTION:
+            text = el.text
+            first, _, rest = text.strip("\n").partition("\n")
+            if is_transition(text, lex):
+                out.append({**d, "kind": TRANSITION, "text": text.strip()})
+            elif structure_kind(text, lex):
+                out.append({**d, "kind": structure_kind(text, lex), "text": text.strip()})
+            elif not _LOWER.search(first) and slug_phrase(first, lex) is not None and first.strip()[:1].isalpha():
+                s = el.span
+                fspan = _span(s.start_line, s.start_col, s.start_line, s.start_col + len(first))
+                slug = _slug_element(first, fspan, lex, "action")
+                if intercut_marker(first, lex):
+                    slug["intercut"] = True
+                out.append(slug)
+                if rest.strip():
+                    out.append({"kind": ACTION, "text": rest, "span": _span(s.start_line + 1, 1, s.end_line,
+                                                                            s.end_col)})
+            else:
+                if intercut_marker(first, lex) and not _LOWER.search(first):
+                    d["intercut"] = True
+                out.append(d)
+            i += 1
+            continue
+        if el.kind == TRANSITION and intercut_marker(el.text, lex):
+            d["intercut"] = True
+        out.append(d)
+        i += 1
+    return out
+
+
+def _is_scene_heading(reading: HeadingReading, forced: bool, int_ext: str | None, heading: str,
+                      lex: Lexicon) -> bool:
+    if int_ext is not None:
+        return True
+    if slug_phrase(heading, lex) is not None:
+        return False
+    return reading.set is not None and (reading.light is not None or reading.continuation is not None)
+
+
+def _blocks(story: Story, data: dict[str, Any], prefixes: tuple[str, ...],
+            diags: list[dict[str, Any]]) -> list[Block]:
+    lex = lexicon(data)
+    first_line = 1
+    prologue = Block("", _span(first_line, 1, first_line, 1), None, False, None, None)
+    blocks = [prologue]
+    pending: list[Element] = list(story.prologue)
+    current = prologue
+
+    def flush() -> None:
+        current.elements.extend(_read_elements(pending, lex, diags))
+        pending.clear()
+
+    for sc in story.scenes:
+        pm = match_prefix(sc.heading, prefixes)
+        rest = sc.heading[pm[1]:] if pm is not None and sc.int_ext is not None else sc.heading
+        int_ext = "EXT" if sc.int_ext == "EST" else sc.int_ext
+        reading = read_heading(rest, int_ext, data)
+        if sc.int_ext == "EST" and "ESTABLISHING" not in reading.modifiers:
+            reading.modifiers.append("ESTABLISHING")
+        if sc.forced and not _is_scene_heading(reading, sc.forced, int_ext, sc.heading, lex):
+            flush()
+            slug = _slug_element(sc.heading, sc.heading_span.to_dict(), lex, "forced")
+            if intercut_marker(sc.heading, lex):
+                slug["intercut"] = True
+            current.elements.append(slug)
+            pending.extend(sc.elements)
+            current.last_line = max(current.last_line, sc.span.end_line)
+            continue
+        flush()
+        current = Block(sc.heading, sc.heading_span.to_dict(), sc.number, sc.forced, int_ext, reading,
+                        last_line=sc.span.end_line)
+        blocks.append(current)
+        pending.extend(sc.elements)
+    flush()
+    shown = [e for e in prologue.elements if e["kind"] in _FILMABLE] or prologue.elements
+    if shown:   # the prologue is where its first filmable element is
+        first_line = shown[0]["span"]["start_line"]
+        prologue.heading_span = _span(first_line, 1, first_line, 1)
+    prologue.last_line = max([prologue.last_line] + [e["span"]["end_line"] for e in prologue.elements])
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------
+# The story
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class StoryReading:
+    """A story as engine 2.0.0 reads it: scene units for the stages, and reading diagnostics
+    (``{"code", "span" (file lines), "match"}``)."""
+
+    units: list[SceneUnit]
+    diagnostics: list[dict[str, Any]]
+    characters: list[dict[str, Any]]
+
+
+def _numbers(blocks: list[Block]) -> list[str]:
+    """Scene numbers: the script's own where it gives one, else the position among the scenes
+    (the prologue is 0); a position already taken by a script number gets a prime."""
+    explicit = {b.number for b in blocks if b.number}
+    out: list[str] = []
+    n = 0
+    for b in blocks:
+        if b.reading is None:
+            out.append("0")
+            continue
+        n += 1
+        if b.number:
+            out.append(b.number)
+            continue
+        num = str(n)
+        while num in explicit or num in out:
+            num += "'"
+        out.append(num)
+    return out
+
+
+def _shift(span: dict[str, int], offset: int) -> dict[str, int]:
+    return {**span, "start_line": span["start_line"] - offset, "end_line": span["end_line"] - offset}
+
+
+def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[str, Any]]:
+    """{block index: {"with": other block index}} for scenes that intercut with another."""
+    out: dict[int, dict[str, Any]] = {}
+    for pos, bi in enumerate(real):
+        els = [e for e in blocks[bi].elements if e["kind"] != NOTE]
+        marks = [k for k, e in enumerate(els) if e.get("intercut")]
+        if not marks:
+            continue
+        if marks[-1] == len(els) - 1 and len(marks) == 1 and pos + 1 < len(real):
+            out[real[pos + 1]] = {"with": bi}       # "INTERCUT WITH:" closing a scene: the next one
+        elif pos > 0:
+            out[bi] = {"with": real[pos - 1]}
+    return out
+
+
+def read(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Any:
+    """The engine's reader (see :class:`prodscale.core.engines.Reading`): the scene units, and for
+    the aggregation the reading diagnostics and the story's characters."""
+    from prodscale.core.engines import Reading
+    r = read_story(story, rules, prefixes)
+    return Reading(r.units, {"reading_diagnostics": r.diagnostics, "characters": r.characters})
+
+
+def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> StoryReading:
+    """The scene units engine 2.0.0's stages compile, with what reading found."""
+    from prodscale.core.v2_0.cast import Registry, scene_cast
+
+    data = rules["reading.toml"]
+    diags: list[dict[str, Any]] = []
+    blocks = _blocks(story, data, prefixes, diags)
+    numbers = _numbers(blocks)
+    registry = Registry.build([b.elements for b in blocks], rules["breakdown.toml"])
+    real = [i for i, b in enumerate(blocks) if b.reading is not None]
+    intercuts = _resolve_intercuts(blocks, real)
+    casts = [scene_cast(b.elements, registry, rules["breakdown.toml"]) for b in blocks]
+    units: list[SceneUnit] = []
+    prev_light: str | None = None
+    prev_dn: str | None = None
+    for i, b in enumerate(blocks):
+        if b.reading is None and not any(e["kind"] in _FILMABLE for e in b.elements):
+            continue  # a prologue of labels, transitions and notes: nothing to film
+        r = b.reading
+        first = b.heading_span["start_line"]
+        offset = first - 1
+        last = max([b.last_line, first] + [e["span"]["end_line"] for e in b.elements])
+        light = dn = light_from = None
+        if r is not None:
+            if r.light is not None:
+                light, dn, light_from = r.light, r.day_night, "heading"
+            elif r.continuation is not None and prev_light is not None:
+                light, dn, light_from = prev_light, prev_dn, "continuation"
+            elif r.time_jump is None and r.continuation is None and prev_light is not None:
+                # no time at all: the light of the scene before, as a 1st AD would assume (PS404 says so)
+                light, dn, light_from = prev_light, prev_dn, "assumed"
+            if light is not None:
+                prev_light, prev_dn = light, dn
+            elif r.time_jump is not None:
+                prev_light = prev_dn = None
+        intercut = None
+        if i in intercuts:
+            other = blocks[intercuts[i]["with"]]
+            here = r.location if r else None
+            there = other.reading.location if other.reading else None
+            parties: dict[str, str] = {}
+            for name in casts[intercuts[i]["with"]]["speakers"]:
+                if there:
+                    parties[name] = there
+            for name in casts[i]["speakers"]:
+                if here and name not in parties:
+                    parties[name] = here
+            intercut = {"locations": [x for x in (there, here) if x], "with_scene": numbers[intercuts[i]["with"]],
+                        "parties": dict(sorted(parties.items()))}
+        cast = casts[i]
+        payload = {
+            "heading": b.heading, "heading_span": _shift(b.heading_span, offset),
+            "span": _shift(_span(first, 1, last, 1), offset), "number": numbers[i], "forced": b.forced,
+            "prologue": r is None, "int_ext": b.int_ext,
+            "set": r.set if r else None, "area": r.area if r else None, "location": r.location if r else None,
+            "time_of_day": light, "light": light, "day_night": dn, "light_from": light_from,
+            "time_words": r.time_words if r else [], "continuation": r.continuation if r else None,
+            "time_jump": r.time_jump if r else None, "modifiers": r.modifiers if r else [],
+            "intercut": intercut,
+            "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
+            "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],
+            "breakdown": {k: [{**x, "line": x["line"] - offset} for x in v] for k, v in cast["breakdown"].items()},
+        }
+        units.append(SceneUnit(len(units) + 1, offset, payload, b.heading, numbers[i], first, last))
+    return StoryReading(units=units, diagnostics=sorted(diags, key=lambda d: (d["span"]["start_line"], d["code"])),
+                   characters=registry.describe())

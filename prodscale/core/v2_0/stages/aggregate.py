@@ -1,0 +1,295 @@
+"""aggregate (engine 2.0.0): one story's scene results -> its output files, summary and diagnostics.
+
+Engine 1.x's aggregation (:mod:`prodscale.core.stages.aggregate`: spans shifted to file lines,
+cross-scene checks PS405-PS409, acknowledgements, the shot list CSV), with 2.0.0's reading:
+
+- **One numbering.** A scene's number is the reader's (the script's ``#12A#`` or its position among
+  the scenes; the prologue is 0), in every output and diagnostic. Shot ids are the scene number and
+  a letter (12, 12A, 12B, ...; no I or O), skipping any id that is another scene's number, and a
+  scene numbered with a letter joins its shots with a hyphen (12A, 12A-A, 12A-B): ids are unique
+  within a story even when scenes 12 and 12A both exist. A clip is ``<shot>-<part>``.
+- **The scene model** in ``shot_specs.json``: per scene INT/EXT, set, area, light and D/N, modifiers,
+  INTERCUT, cast and breakdown elements.
+- **Statistics** in ``stats.json``: pages from the line-based pagination of
+  :mod:`prodscale.core.v2_0.paginate` in eighths, per scene and in total; runtime estimates (a page
+  a minute, and word rates); per character speeches, words, speaking time, scenes and dialogue
+  share; INT/EXT and D/N counts; locations with their scenes and lights. A summary reaches
+  ``manifest.txt``.
+- Reading diagnostics (PS011) join the parser's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from prodscale.core.canon import digest_obj, pretty_json
+from prodscale.core.stages import StageSpec
+from prodscale.core.stages._text import diag, rules_by_code, sort_diags
+from prodscale.core.stages.aggregate import (CSV_COLUMNS, _seconds, _shift_diag, _shift_span, apply_acknowledgements,
+                                             collect_acknowledgements, cross_scene)
+from prodscale.core.v2_0 import paginate as P
+
+VERSION = 1
+STAGES = ("sanitize", "shot_specs", "prompts", "src", "layout")
+_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
+
+
+def _letters() -> Any:
+    """'', A, B, ..., Z, AA, AB, ...: the letters after a scene number."""
+    yield ""
+    width = 1
+    while True:
+        n = len(_LETTERS) ** width
+        for k in range(n):
+            out, m = "", k
+            for _ in range(width):
+                out = _LETTERS[m % len(_LETTERS)] + out
+                m //= len(_LETTERS)
+            yield out
+        width += 1
+
+
+def shot_ids(number: str, count: int, scene_numbers: set[str]) -> list[str]:
+    """``count`` unique shot ids for scene ``number`` (see the module docstring)."""
+    sep = "-" if number[-1:].isalpha() else ""
+    out: list[str] = []
+    for letters in _letters():
+        if len(out) == count:
+            break
+        sid = f"{number}{sep}{letters}" if letters else number
+        if letters and sid in scene_numbers:
+            continue
+        out.append(sid)
+    return out
+
+
+def _reading_diags(story: dict[str, Any], codes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in story.get("reading_diagnostics", []):
+        rule = codes.get(r["code"])
+        if rule is not None:
+            d = diag(rule, r["span"], {"match": r["match"]}, match=r["match"])
+            d["extra"] = {**d.get("extra", {}), "stage": "read"}
+            out.append(d)
+    return out
+
+
+def _ms_to_s(ms: int) -> int:
+    return (ms + 500) // 1000
+
+
+def _share(part: int, whole: int) -> tuple[int, str]:
+    permille = (part * 1000 + whole // 2) // whole if whole else 0
+    return permille, f"{permille // 10}.{permille % 10}%"
+
+
+def statistics(story: dict[str, Any], scenes: list[dict[str, Any]], numbers: list[str],
+               data: dict[str, Any]) -> dict[str, Any]:
+    """``stats.json``'s content (see the module docstring)."""
+    layouts = [s.get("layout") or {} for s in scenes]
+    paper = next((lay.get("paper") for lay in layouts if lay.get("paper")), "letter")
+    per_page = int(data["paper"][paper]["lines_per_page"])
+    rt = data["runtime"]
+    tokens = [t for lay in layouts for t in lay.get("tokens", [])]
+    length = P.story_length(tokens, per_page)
+    sec_per_page = int(rt["seconds_per_page"])
+    rows = []
+    chars: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[str, int]] = {"int_ext": {}, "day_night": {}}
+    locations: dict[str, dict[str, Any]] = {}
+    total_dialogue = 0
+    words_ms_total = 0
+    for s, lay, number in zip(scenes, layouts, numbers):
+        sc = s["sanitize"]["scene"]
+        lines = int(lay.get("lines", 0))
+        e8 = P.eighths(lines, per_page, at_least_one=True)
+        words_ms = (int(lay.get("action_words", 0)) * int(rt["action_ms_per_word"])
+                    + int(lay.get("dialogue_words", 0)) * int(rt["dialogue_ms_per_word"])
+                    + (0 if sc.get("prologue") else int(rt["scene_ms"])))
+        words_ms_total += words_ms
+        cast = [c["name"] for c in sc.get("cast", [])]
+        rows.append({"scene": number, "heading": sc.get("heading", ""), "int_ext": sc.get("int_ext"),
+                     "set": sc.get("set"), "light": sc.get("light"), "day_night": sc.get("day_night"),
+                     "lines": lines, "eighths": e8, "length": P.show_eighths(e8),
+                     "runtime_s": e8 * sec_per_page // 8, "runtime_words_s": _ms_to_s(words_ms),
+                     "words": {"action": int(lay.get("action_words", 0)), "dialogue": int(lay.get("dialogue_words", 0))},
+                     "cast": cast})
+        if not sc.get("prologue"):
+            for group, key in (("int_ext", sc.get("int_ext") or "UNKNOWN"), ("day_night", sc.get("day_night") or "UNKNOWN")):
+                counts[group][key] = counts[group].get(key, 0) + 1
+            loc = locations.setdefault(sc.get("set") or "(no place)", {"set": sc.get("set") or "(no place)",
+                                                                        "scenes": [], "lights": {}})
+            loc["scenes"].append(number)
+            dn = sc.get("day_night") or "UNKNOWN"
+            loc["lights"][dn] = loc["lights"].get(dn, 0) + 1
+        for name, sp in (lay.get("speech") or {}).items():
+            c = chars.setdefault(name, {"name": name, "speeches": 0, "words": 0, "scenes": []})
+            c["speeches"] += int(sp["speeches"])
+            c["words"] += int(sp["words"])
+            total_dialogue += int(sp["words"])
+        for name in cast:
+            c = chars.setdefault(name, {"name": name, "speeches": 0, "words": 0, "scenes": []})
+            if number not in c["scenes"]:
+                c["scenes"].append(number)
+    ms_word = int(rt["dialogue_ms_per_word"])
+    characters = []
+    for c in sorted(chars.values(), key=lambda c: (-c["words"], -len(c["scenes"]), c["name"])):
+        permille, shown = _share(c["words"], total_dialogue)
+        characters.append({**c, "speaking_s": _ms_to_s(c["words"] * ms_word), "scene_count": len(c["scenes"]),
+                           "dialogue_share_permille": permille, "dialogue_share": shown})
+    return {
+        "story": story.get("name", ""), "path": story.get("path"), "engine": story.get("engine", ""),
+        "paper": paper, "lines_per_page": per_page,
+        "pages": length["pages"], "pages_eighths": length["eighths"], "length": P.show_eighths(length["eighths"]),
+        "scenes_eighths": sum(r["eighths"] for r in rows),
+        "runtime": {"by_pages_s": length["eighths"] * sec_per_page // 8, "by_words_s": _ms_to_s(words_ms_total)},
+        "counts": {g: dict(sorted(c.items())) for g, c in counts.items()},
+        "locations": sorted(locations.values(), key=lambda loc: (-len(loc["scenes"]), loc["set"])),
+        "characters": characters,
+        "scenes": rows,
+    }
+
+
+def _clock(seconds: int) -> str:
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, Any],
+        settings: dict[str, Any]) -> dict[str, Any]:
+    data = rules["src.toml"]
+    codes = rules_by_code(data)
+    lex = data["lexicon"]
+    name = story.get("name", "")
+    engine = story.get("engine", "")
+    cross = cross_scene(scenes, codes, lex)
+    numbers = [str(s["number"]) for s in scenes]
+    number_set = set(numbers)
+
+    diags: list[dict[str, Any]] = []
+    for d in story.get("prologue_diagnostics", []):
+        diags.append({**d, "extra": {**(d.get("extra") or {}), "stage": "parse"}})
+    diags.extend(_reading_diags(story, rules_by_code(rules["reading.toml"])))
+    for i, s in enumerate(scenes):
+        off = int(s["line_offset"])
+        for stage in STAGES:
+            for d in (s.get(stage) or {}).get("diagnostics", []):
+                diags.append(_shift_diag(d, off, numbers[i], stage))
+        for d in cross[i]:
+            diags.append(_shift_diag(d, off, numbers[i], "src"))
+    acks, problems = collect_acknowledgements(story, scenes, settings.get("acknowledge"))
+    diags = apply_acknowledgements(diags, acks, problems, codes)
+    for d in diags:
+        extra = dict(d.get("extra") or {})
+        heading = ""
+        if extra.get("scene") is not None and extra["scene"] in number_set:
+            heading = scenes[numbers.index(extra["scene"])]["heading"] or ""
+        extra["fingerprint"] = digest_obj([d["code"], str(extra.get("match", "")), heading])[:16]
+        d["extra"] = extra
+    diags = sort_diags(diags)
+
+    shot_scenes: list[dict[str, Any]] = []
+    prompt_clips: list[dict[str, Any]] = []
+    src_scenes: list[dict[str, Any]] = []
+    csv_rows: list[list[str]] = []
+    src_counts = {"validated": 0, "warnings": 0, "failed": 0}
+    n_shots = n_clips = n_blocked = 0
+    for i, s in enumerate(scenes):
+        number = numbers[i]
+        off = int(s["line_offset"])
+        sc = s["sanitize"]["scene"]
+        dn = sc.get("day_night") or ""
+        clips_by_shot: dict[int, list[dict[str, Any]]] = {}
+        for c in (s.get("prompts") or {}).get("clips", []):
+            clips_by_shot.setdefault(c["shot"], []).append(c)
+        shots = (s.get("shot_specs") or {}).get("shots", [])
+        ids = shot_ids(number, len(shots), number_set - {number})
+        shots_out = []
+        for shot, shot_no in zip(shots, ids):
+            shots_out.append({**shot, "number": shot_no, "span": _shift_span(shot["span"], off)})
+            n_shots += 1
+            clips = clips_by_shot.get(shot["index"], [])
+            blocked = [c for c in clips if c["status"] != "ready"]
+            for c in clips:
+                prompt_clips.append({**c, "id": f"{shot_no}-{c['part']}", "scene": number, "shot_number": shot_no,
+                                     "span": _shift_span(c["span"], off)})
+            n_clips += len(clips)
+            n_blocked += len(blocked)
+            if not clips:
+                status = "not materialized"
+            elif blocked:
+                status = "blocked (" + ", ".join(sorted({b for c in blocked for b in c["blocked_by"]})) + ")"
+            else:
+                status = "ready" if len(clips) == 1 else f"ready ({len(clips)} clips)"
+            notes = list(shot.get("notes", []))
+            if shot.get("transition") and shot["transition"] != "cut":
+                notes.append(f"{shot['transition']} out")
+            audio = shot.get("audio", "")
+            if shot.get("speaking"):
+                audio = "dialogue: " + ", ".join(shot["speaking"])
+            csv_rows.append([number, shot_no, str(shot.get("setup", "")), shot["description"], shot["size"],
+                             shot["angle"], shot["movement"], str(shot["lens_mm"]), shot.get("rig", ""),
+                             str(shot.get("fps", "")), ", ".join(shot["subjects"]), shot.get("location") or "",
+                             shot.get("int_ext") or "", dn, _seconds(int(shot["duration_ms"])), audio,
+                             "; ".join(notes), status])
+        shot_scenes.append({
+            "scene": number, "index": s["index"], "heading": s["heading"], "span": _shift_span(sc.get("span"), off),
+            "prologue": bool(sc.get("prologue")), "int_ext": sc.get("int_ext"), "set": sc.get("set"),
+            "area": sc.get("area"), "light": sc.get("light"), "day_night": sc.get("day_night"),
+            "light_from": sc.get("light_from"), "modifiers": sc.get("modifiers", []),
+            "continuation": sc.get("continuation"), "time_jump": sc.get("time_jump"), "intercut": sc.get("intercut"),
+            "cast": [{**c, "line": c["line"] + off} for c in sc.get("cast", [])],
+            "breakdown": {k: [{**x, "line": x["line"] + off} for x in v] for k, v in sc.get("breakdown", {}).items()},
+            "shots": shots_out})
+        mine = [d for d in diags if (d.get("extra") or {}).get("scene") == number and d["code"].startswith("PS4")]
+        if any(d["severity"] == "error" for d in mine):
+            status = "failed"
+        elif any(d["severity"] == "warning" and "acknowledged" not in d for d in mine):
+            status = "warnings"
+        else:
+            status = "validated"
+        src_counts[status] += 1
+        src_scenes.append({"scene": number, "index": s["index"], "heading": s["heading"], "status": status,
+                           "facts": s["src"]["facts"], "diagnostics": mine})
+
+    stats = statistics(story, scenes, numbers, rules["stats.toml"])
+    errors = sum(1 for d in diags if d["severity"] == "error")
+    warnings = sum(1 for d in diags if d["severity"] == "warning" and "acknowledged" not in d)
+    acknowledged = sum(1 for d in diags if "acknowledged" in d)
+    safety_blocked = any(d["severity"] == "error" and (d["code"].startswith("PS1") or d["code"] == "PS204")
+                         for d in diags)
+    other_errors = any(d["severity"] == "error" and not d["code"].startswith(("PS1", "PS2")) for d in diags)
+    if src_counts["failed"] or other_errors:
+        status = "failed"
+    elif n_blocked or safety_blocked or errors:
+        status = "blocked"
+    else:
+        status = "complete"
+    summary = {"status": status, "scenes": len(scenes), "shots": n_shots, "clips": n_clips, "clips_blocked": n_blocked,
+               "src": src_counts, "errors": errors, "warnings": warnings, "acknowledged": acknowledged,
+               "safety": "blocked" if safety_blocked else "passed",
+               "stats": {"paper": stats["paper"], "pages": stats["pages"], "pages_eighths": stats["pages_eighths"],
+                         "runtime_s": stats["runtime"]["by_pages_s"], "runtime_words_s": stats["runtime"]["by_words_s"],
+                         "scenes": sum(1 for s in scenes if not s["sanitize"]["scene"].get("prologue"))}}
+    head = {"story": name, "path": story.get("path"), "engine": engine}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerows(csv_rows)
+    files = {
+        "shot_specs.json": pretty_json({**head, "title_page": story.get("title_page", {}),
+                                        "characters": story.get("characters", []), "scenes": shot_scenes}),
+        "prompts.json": pretty_json({**head, "clips": prompt_clips}),
+        "src.json": pretty_json({**head, "summary": {"status": status, **src_counts}, "scenes": src_scenes}),
+        "diagnostics.json": pretty_json({**head, "summary": summary, "diagnostics": diags}),
+        "stats.json": pretty_json(stats),
+        "shot_list.csv": buf.getvalue().encode("utf-8"),
+    }
+    return {"files": files, "summary": summary, "diagnostics": diags}
+
+
+SPEC = StageSpec(name="aggregate", version=VERSION, rule_files=("src.toml", "reading.toml", "stats.toml"),
+                 settings=("acknowledge",), inputs=(), run=run)  # type: ignore[arg-type]
