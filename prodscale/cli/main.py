@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "reanalyze": "prodscale.cli.reanalyze_cmd:command",
     "lock": "prodscale.cli.lock_cmd:group",
     "jobs": "prodscale.cli.jobs_cmd:group",
+    "stats": "prodscale.cli.stats_cmd:command",
 }
 
 

@@ -360,7 +360,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
     for key, item in list(found["background"].items()):
         if any(w in lx.minor_words for w in item["item"].upper().split()):
             tag("minors", item["item"], item["line"], "words")
-    out_cast = sorted(cast.values(), key=lambda c: (c["line"], c["name"]))
+    out_cast = list(cast.values())   # in order of first appearance
     for c in out_cast:
         c["voice_only"] = c["speaks"] and not c["on_screen"]
     breakdown = {k: sorted(v.values(), key=lambda x: (x["line"], fold_term(x["item"]))) for k, v in found.items()}

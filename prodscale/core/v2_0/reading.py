@@ -311,23 +311,20 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
             elif not _LOWER.search(first) and slug_phrase(first, lex) is not None and first.strip()[:1].isalpha():
                 s = el.span
                 fspan = _span(s.start_line, s.start_col, s.start_line, s.start_col + len(first))
-                slug = _slug_element(first, fspan, lex, "action")
-                if intercut_marker(first, lex):
-                    slug["intercut"] = True
-                out.append(slug)
+                out.append(_slug_element(first, fspan, lex, "action"))
                 if rest.strip():
                     out.append({"kind": ACTION, "text": rest, "span": _span(s.start_line + 1, 1, s.end_line,
                                                                             s.end_col)})
             else:
-                if intercut_marker(first, lex) and not _LOWER.search(first):
-                    d["intercut"] = True
                 out.append(d)
             i += 1
             continue
-        if el.kind == TRANSITION and intercut_marker(el.text, lex):
-            d["intercut"] = True
         out.append(d)
         i += 1
+    for e in out:   # INTERCUT WITH:, INTERCUT - ..., a slug or a line in capitals that says so
+        first = e["text"].strip().split("\n", 1)[0]
+        if e["kind"] in (TRANSITION, SLUG, ACTION) and not _LOWER.search(first) and intercut_marker(first, lex):
+            e["intercut"] = True
     return out
 
 

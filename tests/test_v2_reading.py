@@ -1,0 +1,307 @@
+"""Engine 2.0.0's reading, rule by rule: each heading, slug, structure, cue, transition, INTERCUT and
+entity rule with a case that must fire and one that must not (the screenplay lines are our own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from prodscale.core.fountain import parse
+from prodscale.core.v2_0.headings import read_heading
+from prodscale.core.v2_0.reading import read_story, voice_of, lexicon
+from prodscale.storage.project import load_rules
+
+RULES = load_rules("2.0.0").data
+
+
+def read(text: str) -> Any:
+    return read_story(parse(text), RULES)
+
+
+def scenes(text: str) -> list[dict[str, Any]]:
+    return [u.payload for u in read(text).units]
+
+
+def heading(rest: str) -> Any:
+    return read_heading(rest, "INT", RULES["reading.toml"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Headings
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rest, set_, area, light, dn", [
+    ("VICTOR'S FLAT - BASEMENT LAB", "VICTOR'S FLAT", "BASEMENT LAB", None, None),
+    ("ROAD - DAY - FLASHBACK", "ROAD", None, "DAY", "DAY"),
+    ("SAN FRANCISCO APARTMENT, DAY", "SAN FRANCISCO APARTMENT", None, "DAY", "DAY"),
+    ("HALLWAY, SCOTT'S APARTMENT BUILDING - NIGHT", "SCOTT'S APARTMENT BUILDING", "HALLWAY", "NIGHT", "NIGHT"),
+    ("JOE'S DINER, BACK ROOM -- NIGHT", "JOE'S DINER", "BACK ROOM", "NIGHT", "NIGHT"),   # must not reverse
+    ("X-RAY LAB – MAGIC HOUR", "X-RAY LAB", None, "MAGIC HOUR", "DUSK"),                 # a hyphen in a name
+    ("BOATHOUSE / DOCK - DAWN", "BOATHOUSE", "DOCK", "DAWN", "DAWN"),
+    ("GREENHOUSE - LATER THAT NIGHT", "GREENHOUSE", None, "NIGHT", "NIGHT"),
+    ("LIGHTHOUSE - THE NEXT MORNING", "LIGHTHOUSE", None, "MORNING", "DAY"),
+    ("FERRY TERMINAL - 9:30 PM", "FERRY TERMINAL", None, "9:30 PM", "NIGHT"),
+    ("FERRY TERMINAL - 7:15 AM", "FERRY TERMINAL", None, "7:15 AM", "DAY"),
+    ("LOCKER 12 - DAY", "LOCKER 12", None, "DAY", "DAY"),
+    ("BARN - DAY (1985)", "BARN", None, "DAY", "DAY"),
+    ("WORKSHOP- NIGHT", "WORKSHOP", None, "NIGHT", "NIGHT"),
+])
+def test_heading_segments(rest: str, set_: str, area: str | None, light: str | None, dn: str | None) -> None:
+    r = heading(rest)
+    assert (r.set, r.area, r.light, r.day_night) == (set_, area, light, dn)
+
+
+@pytest.mark.parametrize("rest, modifiers", [
+    ("ROAD - DAY - FLASHBACK", ["FLASHBACK"]),
+    ("SHIP - NIGHT [THE STORM]", ["THE STORM"]),
+    ("BARN - DAY (1985)", ["1985"]),
+    ("MARKET - DAY - MONTAGE", ["MONTAGE"]),
+    ("STREETS - NIGHT - SERIES OF SHOTS", ["SERIES OF SHOTS"]),
+    ("MOTEL - DAY - PRESENT DAY", ["PRESENT DAY"]),
+    ("MOTEL - DAY", []),
+])
+def test_heading_modifiers_are_kept_apart_from_the_light(rest: str, modifiers: list[str]) -> None:
+    r = heading(rest)
+    assert r.modifiers == modifiers and r.light == "DAY" or r.light == "NIGHT"
+
+
+def test_continuations_take_the_light_of_the_scene_they_continue() -> None:
+    sc = scenes("INT. KITCHEN - NIGHT\n\nMARA pours tea.\n\nINT. HALLWAY - CONTINUOUS\n\nShe carries it out.\n\n"
+                "EXT. GARDEN - MOMENTS LATER\n\nShe sits.\n\nEXT. GARDEN - DAY\n\nSun.\n")
+    assert [(s["light"], s["light_from"]) for s in sc] == [
+        ("NIGHT", "heading"), ("NIGHT", "continuation"), ("NIGHT", "continuation"), ("DAY", "heading")]
+    assert sc[1]["continuation"] == "CONTINUOUS" and sc[1]["time_of_day"] == "NIGHT"
+
+
+def test_a_continuation_with_nothing_to_continue_has_no_light() -> None:
+    sc = scenes("INT. KITCHEN - CONTINUOUS\n\nMARA pours tea.\n")
+    assert sc[0]["light"] is None and sc[0]["continuation"] == "CONTINUOUS"
+
+
+def test_a_heading_without_time_assumes_the_light_before_it_and_a_time_jump_does_not() -> None:
+    sc = scenes("INT. KITCHEN - NIGHT\n\nTea.\n\nINT. PANTRY\n\nJars.\n\nINT. PANTRY - TWO DAYS LATER\n\nDust.\n")
+    assert (sc[1]["light"], sc[1]["light_from"]) == ("NIGHT", "assumed")
+    assert sc[2]["light"] is None and sc[2]["time_jump"] == "TWO DAYS LATER"
+
+
+# ---------------------------------------------------------------------------------------------
+# Secondary slugs
+# ---------------------------------------------------------------------------------------------
+
+def test_forced_slugs_are_shots_within_the_scene() -> None:
+    text = ("INT. STUDIO - NIGHT\n\nPELL paints by lamplight.\n\n.PELL\n\nHis brush stops.\n\n"
+            ".THE CANVAS\n\nWet paint runs.\n\n.BACK IN THE STUDIO\n\nHe sighs.\n")
+    sc = scenes(text)
+    assert len(sc) == 1 and sc[0]["light"] == "NIGHT"
+    slugs = [e for e in sc[0]["elements"] if e["kind"] == "slug"]
+    assert [(s["subject"], s["source"]) for s in slugs] == [
+        ("PELL", "forced"), ("THE CANVAS", "forced"), ("THE STUDIO", "forced")]
+
+
+def test_a_forced_heading_with_a_place_and_a_light_is_a_scene() -> None:
+    sc = scenes("INT. STUDIO - NIGHT\n\nPaint.\n\n.ORBITAL STATION - NIGHT\n\nStars.\n")
+    assert [s["set"] for s in sc] == ["STUDIO", "ORBITAL STATION"]
+
+
+@pytest.mark.parametrize("line, framing, subject", [
+    ("ANGLE ON THE DOOR", "MS", "THE DOOR"),
+    ("INSERT - THE LETTER", "INSERT", "THE LETTER"),
+    ("CLOSE ON HER HANDS", "CU", "HER HANDS"),
+    ("CLOSEUP - PELL - NIGHT", "CU", "PELL"),
+    ("WIDE ON THE HARBOUR", "WS", "THE HARBOUR"),
+    ("PELL'S POV - THE CLIFF", "POV", "THE CLIFF"),
+    ("PELL'S POV", "POV", "PELL"),
+    ("ON THE TV", "INSERT", ""),
+    ("BACK TO SCENE", "", ""),
+])
+def test_slug_lines_in_action_carry_their_framing(line: str, framing: str, subject: str) -> None:
+    sc = scenes(f"INT. STUDIO - NIGHT\n\nPaint.\n\n{line}\nSomething happens here.\n")
+    el = sc[0]["elements"]
+    slug = next(e for e in el if e["kind"] == "slug")
+    assert (slug["framing"], slug["subject"]) == (framing, subject)
+    assert el[-1]["kind"] == "action" and el[-1]["text"] == "Something happens here."
+
+
+@pytest.mark.parametrize("line", ["Angle of the roof is steep.", "ON THE TABLE, a knife glints.",
+                                  "CLOSEST to the door sits NELL."])
+def test_ordinary_action_is_not_a_slug(line: str) -> None:
+    sc = scenes(f"INT. STUDIO - NIGHT\n\n{line}\n")
+    assert [e["kind"] for e in sc[0]["elements"]] == ["action"]
+
+
+def test_a_slug_before_any_scene_opens_the_prologue() -> None:
+    sc = scenes(".ON THE HORIZON\n\nA sail.\n\nEXT. BEACH - DAY\n\nWaves.\n")
+    assert sc[0]["prologue"] and sc[0]["number"] == "0"
+    assert sc[0]["elements"][0]["kind"] == "slug" and sc[1]["number"] == "1"
+
+
+def test_a_cue_that_is_a_slug_is_read_as_one_with_a_warning() -> None:
+    r = read("INT. COCKPIT - NIGHT\n\nSTRIKER sweats.\n\nBACK TO STRIKER\nHe grips the yoke.\n\n"
+             "STRIKER\nWe're going down.\n")
+    el = r.units[0].payload["elements"]
+    assert [e["kind"] for e in el] == ["action", "slug", "action", "character", "dialogue"]
+    assert el[2]["text"] == "He grips the yoke."
+    assert [d["code"] for d in r.diagnostics] == ["PS011"]
+
+
+def test_a_cue_that_starts_like_a_slug_word_is_still_a_cue() -> None:
+    r = read("INT. COCKPIT - NIGHT\n\nBACKSTROM\nCoffee?\n\nWIDE\nNo thanks.\n")
+    el = r.units[0].payload["elements"]
+    assert [e["kind"] for e in el] == ["character", "dialogue", "character", "dialogue"] and not r.diagnostics
+
+
+# ---------------------------------------------------------------------------------------------
+# Before the first heading: transitions, structure, title cards, prologue
+# ---------------------------------------------------------------------------------------------
+
+def test_fade_in_and_act_labels_make_no_prologue() -> None:
+    sc = scenes("FADE IN:\n\nTEASER\n\nINT. DOCK - DAWN\n\nFog.\n\nEND OF TEASER\n\nACT ONE\n\nEXT. PIER - DAY\n\nGulls.\n")
+    assert [s["number"] for s in sc] == ["1", "2"]
+    kinds = [(e["kind"], e["text"]) for e in sc[0]["elements"]]
+    assert ("structure", "END OF TEASER") in kinds and ("structure", "ACT ONE") in kinds
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("COLD OPEN", "structure"), ("ACT THREE", "structure"), ("END OF ACT 2", "structure"), ("THE END", "structure"),
+    ("OPENING TITLES", "structure"), ("SUPER: Three years later", "card"),
+])
+def test_structure_labels(text: str, kind: str) -> None:
+    sc = scenes(f"INT. DOCK - DAWN\n\nFog.\n\n{text}\n")
+    assert sc[0]["elements"][-1]["kind"] == kind
+
+
+@pytest.mark.parametrize("text", ["ACTION FIGURES line the shelf.", "The act is over.", "ACTIVE"])
+def test_not_structure(text: str) -> None:
+    sc = scenes(f"INT. DOCK - DAWN\n\nFog.\n\n{text}\n")
+    assert sc[0]["elements"][-1]["kind"] in ("action", "character")
+
+
+def test_a_prologue_of_action_compiles_with_a_warning() -> None:
+    sc = scenes("FADE IN:\n\nWind over an empty plain.\n\nINT. HUT - NIGHT\n\nA candle.\n")
+    assert sc[0]["prologue"] and sc[0]["number"] == "0" and sc[1]["number"] == "1"
+    assert sc[0]["elements"][0]["kind"] == "transition"
+
+
+# ---------------------------------------------------------------------------------------------
+# Transitions
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["SMASH CUT TO:", "MATCH CUT TO:", "CUT BACK TO:", "FLASH TO:", "TIME CUT:",
+                                  "JUMP CUT TO:", "CUT TO BLACK", "FADE TO BLACK.", "DISSOLVE TO:", "WIPE TO:",
+                                  "CUT TO:   "])
+def test_transitions(text: str) -> None:
+    sc = scenes(f"INT. DOCK - DAWN\n\nFog.\n\n{text}\n\nEXT. PIER - DAY\n\nGulls.\n")
+    assert sc[0]["elements"][-1]["kind"] == "transition"
+
+
+@pytest.mark.parametrize("text", ["Cut to the chase, she says.", "FADE IN THE RAIN, a lamp."])
+def test_not_transitions(text: str) -> None:
+    sc = scenes(f"INT. DOCK - DAWN\n\nFog.\n\n{text}\n\nEXT. PIER - DAY\n\nGulls.\n")
+    assert sc[0]["elements"][-1]["kind"] != "transition"
+
+
+# ---------------------------------------------------------------------------------------------
+# INTERCUT
+# ---------------------------------------------------------------------------------------------
+
+def test_an_intercut_phone_call_knows_both_places_and_who_is_where() -> None:
+    sc = scenes("INT. ORLA'S FLAT - NIGHT\n\nORLA dials.\n\nORLA\nPick up.\n\nINTERCUT WITH:\n\n"
+                "INT. BRAM'S OFFICE - NIGHT\n\nBRAM answers.\n\nBRAM\nIt's late.\n\nORLA\nI know.\n")
+    assert sc[0]["intercut"] is None
+    ic = sc[1]["intercut"]
+    assert ic["locations"] == ["ORLA'S FLAT", "BRAM'S OFFICE"]
+    assert ic["parties"] == {"BRAM": "BRAM'S OFFICE", "ORLA": "ORLA'S FLAT"}
+
+
+def test_no_marker_no_intercut() -> None:
+    sc = scenes("INT. ORLA'S FLAT - NIGHT\n\nORLA dials.\n\nINT. BRAM'S OFFICE - NIGHT\n\nBRAM answers.\n")
+    assert [s["intercut"] for s in sc] == [None, None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cues
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cue, names, group", [
+    ("TROY / ABED", ["TROY", "ABED"], None), ("EDWARD AND WILL", ["EDWARD", "WILL"], None),
+    ("MOM & DAD", ["MOM", "DAD"], None), ("BOTH", [], "both"), ("ALL", [], "all"),
+    ("R2/D2", ["R2/D2"], None), ("JEAN-LUC", ["JEAN-LUC"], None),
+])
+def test_joint_cues(cue: str, names: list[str], group: str | None) -> None:
+    sc = scenes(f"INT. DOCK - DAWN\n\nFog.\n\n{cue}\nHello.\n")
+    el = next(e for e in sc[0]["elements"] if e["kind"] == "character")
+    assert el["names"] == names and el.get("group") == group
+
+
+@pytest.mark.parametrize("ext, voice", [("V.O.", "vo"), ("VO", "vo"), ("O.S.", "os"), ("O.C.", "os"),
+                                        ("ON PHONE", "device"), ("FILTERED", "device"), ("CONT'D", None),
+                                        (None, None), ("whispering", None)])
+def test_voice_over_off_screen_and_devices_are_told_apart(ext: str | None, voice: str | None) -> None:
+    assert voice_of(ext, lexicon(RULES["reading.toml"])) == voice
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbering
+# ---------------------------------------------------------------------------------------------
+
+def test_script_numbers_are_honoured_and_positions_fill_in() -> None:
+    sc = scenes("INT. A - DAY #12#\n\nOne.\n\nINT. B - DAY #12A#\n\nTwo.\n\nINT. C - DAY\n\nThree.\n")
+    assert [s["number"] for s in sc] == ["12", "12A", "3"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cast and breakdown
+# ---------------------------------------------------------------------------------------------
+
+def cast_of(text: str) -> list[tuple[str, bool, bool]]:
+    return [(c["name"], c["speaks"], c["on_screen"]) for c in scenes(text)[-1]["cast"]]
+
+
+def breakdown_of(text: str) -> dict[str, list[str]]:
+    return {k: [x["item"] for x in v] for k, v in scenes(text)[-1]["breakdown"].items() if v}
+
+
+def test_a_character_introduced_in_capitals_is_cast_without_speaking() -> None:
+    assert cast_of("INT. LOFT - DAY\n\nPELL (30s) is painting. NELL watches.\n\nNELL\nNice.\n") == [
+        ("PELL", False, True), ("NELL", True, True)]
+
+
+def test_later_mentions_by_name_and_alias_are_cast() -> None:
+    text = ("INT. LAB - DAY\n\nWALTER WHITE (50) stirs a beaker.\n\nWALT\nAlmost.\n\n"
+            "INT. GARAGE - NIGHT\n\nWalter waits in the dark.\n")
+    assert cast_of(text) == [("WALT", False, True)]
+
+
+def test_age_under_eighteen_is_a_minor() -> None:
+    bd = breakdown_of("INT. NURSERY - DAY\n\nWILL BLOOM, AGE 3, stacks blocks. His mother ROSA (40) smiles.\n")
+    assert bd["minors"] == ["WILL BLOOM"]
+
+
+def test_a_lowercase_name_word_is_not_a_mention() -> None:
+    text = "INT. LAB - DAY\n\nHOPE (20s) types.\n\nINT. HALL - DAY\n\nThere is no hope left in the hall.\n"
+    assert cast_of(text) == []
+
+
+@pytest.mark.parametrize("text, category, item", [
+    ("Two COPS burst in.", "background", "COPS"),
+    ("A crowd of commuters pushes past.", "background", "crowd"),
+    ("AN RV rattles up the road.", "vehicles", "RV"),
+    ("He draws a pistol.", "weapons", "pistol"),
+    ("A DOG barks.", "animals", "DOG"),
+    ("She wears a yellow raincoat.", "wardrobe", "raincoat"),
+    ("Blood on his collar.", "makeup", "blood"),       # listed words are tagged in lower case ...
+    ("RAIN lashes the windows.", "special_effects", "RAIN"),   # ... unless the writer capitalised them
+    ("BAM! The door gives.", "sound", "BAM"),
+    ("She pockets the brass KEY.", "props", "KEY"),
+])
+def test_breakdown_categories(text: str, category: str, item: str) -> None:
+    assert item in breakdown_of(f"INT. HALL - DAY\n\n{text}\n").get(category, [])
+
+
+@pytest.mark.parametrize("text, never", [
+    ("TILT DOWN to the floor.", "TILT DOWN"), ("She is NOT happy.", "NOT"), ("A NEW day.", "NEW"),
+    ("NELL (30s) enters. NELL sits.", "NELL"), ("The phone RINGS.", "RINGS"), ("ACT ONE begins.", "ACT ONE"),
+])
+def test_never_props(text: str, never: str) -> None:
+    assert never not in breakdown_of(f"INT. HALL - DAY\n\n{text}\n").get("props", [])
