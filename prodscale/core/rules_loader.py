@@ -86,7 +86,7 @@ TOP: dict[str, dict[str, Any]] = {
                      "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device"}},
     "breakdown.toml": {"meta": {"stage", "engine"}, "cast": {"honorifics", "not_aliases", "people"},
                        "minors": {"adult_age", "words"}, "categories": None,
-                       "words": {"camera", "emphasis", "determiners"}},
+                       "words": {"camera", "emphasis", "determiners", "body", "places", "adjectives"}},
     "stats.toml": {"meta": {"stage", "engine"}, "paper": None, "widths": None, "runtime": None},
     "explain.toml": {"meta": {"engine"}, "code": None},
 }

@@ -32,10 +32,10 @@ from prodscale.core.fountain_inline import normalize_character
 from prodscale.core.stages._text import Hit, caps_runs, clean, find_terms, fold_term, per_rule_data
 
 CATEGORY_ORDER = ("background", "vehicles", "weapons", "animals", "wardrobe", "makeup", "special_effects", "sound",
-                  "music", "props", "special_equipment", "greenery", "stunts")
+                  "music", "props", "set_dressing", "special_equipment", "greenery", "stunts")
 BREAKDOWN_KEYS = (*CATEGORY_ORDER, "minors")
 _SCANNED = ("action", "slug", "parenthetical")
-_ONOMATOPOEIA = re.compile(r"([A-Z])\1\1")
+_ONOMATOPOEIA = re.compile(r"([A-Z])\1\1|^([A-Z]+)(?:-\2)+[!.]*$")   # AAAH, BZZZ; WHOOSH-WHOOSH
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
                  "sixteen": 16, "seventeen": 17}
@@ -61,6 +61,8 @@ class Lists:
     emphasis: frozenset[str]
     ignore: tuple[str, ...]
     determiners: frozenset[str]
+    adjectives: frozenset[str]
+    not_props: frozenset[str]          # body parts and places: framed or a set, never a prop
 
 
 @per_rule_data
@@ -79,6 +81,8 @@ def lists(data: dict[str, Any]) -> Lists:
         folded={k: frozenset(fold_term(t) for t in v) for k, v in cats.items()},
         camera=camera, emphasis=emphasis, ignore=tuple(sorted(camera | emphasis)),
         determiners=frozenset(w.upper() for w in words["determiners"]),
+        adjectives=frozenset(w.upper() for w in words["adjectives"]),
+        not_props=frozenset(w.upper() for w in [*words["body"], *words["places"]]),
     )
 
 
@@ -134,6 +138,7 @@ class Registry:
     forms: dict[str, str]              # upper-cased form -> canonical name
     ages: dict[str, int]
     pattern: re.Pattern[str] | None
+    name_words: frozenset[str]         # every word of every name, ambiguous ones too: never a prop
 
     @classmethod
     def build(cls, scenes: list[list[dict[str, Any]]], data: dict[str, Any]) -> "Registry":
@@ -206,7 +211,8 @@ class Registry:
         alts = sorted(forms, key=lambda f: (-len(f), f))
         pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(f) for f in alts) + r")(?![\w-])", re.I) \
             if alts else None
-        return cls(names=names, forms=forms, ages=ages, pattern=pattern)
+        words = frozenset(w for n in [*speakers, *intros] for w in _name_words(n, lx) if len(w) >= 3)
+        return cls(names=names, forms=forms, ages=ages, pattern=pattern, name_words=words)
 
     def mentions(self, text: str) -> list[tuple[int, str]]:
         """(offset, canonical name) for every character the text names (capital initial required)."""
@@ -233,13 +239,27 @@ def _line_of(el: dict[str, Any], offset: int) -> int:
 
 
 def _determined(before: str, lx: Lists) -> bool:
+    """A determiner right before the run, or a determiner and one adjective ("the brass KEY")."""
     words = re.findall(r"[\w'’-]+|[^\w\s]", before[-40:])
-    for w in reversed(words[-2:]):
-        if not w[:1].isalnum():
+    if not words or not words[-1][:1].isalnum():
+        return False
+    if words[-1].upper() in lx.determiners:
+        return True
+    return len(words) >= 2 and words[-1].upper() in lx.adjectives and words[-2].upper() in lx.determiners
+
+
+def _prop_candidate(words: list[str], lx: Lists, registry: "Registry") -> bool:
+    """A capitalised run that can be a prop: short, no acronym with stops, no person's word, no
+    body part or place, no word of a character's name."""
+    if not 1 <= len(words) <= 3 or " ".join(words) in lx.not_props or words[-1] in lx.not_props:
+        return False
+    for w in words:
+        core = w.strip(",.;:!?")
+        if "." in core or core in lx.people or core in registry.name_words:
             return False
-        if w.upper() in lx.determiners:
-            return True
-    return False
+        if len(core) > 4 and core.endswith(("MAN", "MEN")):
+            return False
+    return True
 
 
 def _category(phrase: str, lx: Lists) -> str | None:
@@ -338,7 +358,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
                         tag("minors", name, line_r, "caps", age=age)
                     continue
                 cat = "background"
-            if cat is None and _determined(text[:run.start], lx):
+            if cat is None and _determined(text[:run.start], lx) and _prop_candidate(words, lx, registry):
                 cat = "props"
             if cat is None:
                 continue
