@@ -1,0 +1,245 @@
+"""Engine 2.0.0 end to end on projects of our own writing: shots within a scene from slugs, the cast
+in every shot that shows it, inserts only for what the action singles out, unique shot ids, the
+pagination, stats.json, manifest.txt and the stats / parse commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from projects import build_json, make_project, run, tree_bytes
+from prodscale.core.v2_0 import paginate as P
+from prodscale.core.v2_0.stages.aggregate import shot_ids
+
+CONFIG_2 = """[project]
+name = "Preview"
+engine = "2.0.0"
+
+[characters.PELL]
+description = "man in his thirties, paint-stained overalls"
+"""
+
+STUDIO = """Title: The Studio
+Author: Test
+
+FADE IN:
+
+Wind over an empty plain.
+
+INT. STUDIO - NIGHT
+
+PELL (30s) paints by lamplight. He pockets the brass KEY.
+
+The phone RINGS. TILT DOWN to the floor.
+
+.THE CANVAS
+
+Wet paint runs down the canvas.
+
+INSERT - THE LETTER
+
+It says: come home.
+
+PELL'S POV
+
+The door opens.
+
+NELL
+You kept it.
+
+PELL
+(quietly)
+I kept everything.
+
+TROY / ABED
+Hello!
+
+INT. STUDIO - CONTINUOUS
+
+Pell sits down.
+"""
+
+
+def shots_of(root: Path, story: str = "studio") -> list[dict[str, Any]]:
+    spec = orjson.loads((root / "build" / story / "shot_specs.json").read_bytes())
+    return [s for sc in spec["scenes"] for s in sc["shots"]]
+
+
+@pytest.fixture
+def studio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    root = make_project(tmp_path / "p", {"studio": STUDIO}, CONFIG_2)
+    code, rep = build_json(capsys, root)
+    assert code == 0, rep
+    return root
+
+
+def test_the_story_compiles_complete_with_a_prologue_warning(studio: Path) -> None:
+    diags = orjson.loads((studio / "build" / "studio" / "diagnostics.json").read_bytes())
+    assert diags["summary"]["status"] == "complete"
+    assert "PS416" in {d["code"] for d in diags["diagnostics"]}
+    assert not [d for d in diags["diagnostics"] if d["severity"] == "error"]
+    scenes = orjson.loads((studio / "build" / "studio" / "shot_specs.json").read_bytes())["scenes"]
+    assert [(s["scene"], s["light"], s["light_from"]) for s in scenes] == [
+        ("0", None, None), ("1", "NIGHT", "heading"), ("2", "NIGHT", "continuation")]
+
+
+def test_slugs_are_shots_within_the_scene_with_their_framing(studio: Path) -> None:
+    shots = [s for s in shots_of(studio) if any(n.startswith("slug:") for n in s["notes"])]
+    assert [(s["size"], s["description"]) for s in shots] == [
+        ("MWS", "Wet paint runs down the canvas."),   # a bare object: the scene's coverage, on it
+        ("INSERT", "It says: come home."), ("POV", "The door opens.")]
+    assert all(s["time_of_day"] == "NIGHT" and s["location"] == "STUDIO" for s in shots)
+
+
+def test_a_character_who_never_speaks_is_in_the_shots_that_show_him(studio: Path) -> None:
+    first = next(s for s in shots_of(studio) if s["description"].startswith("PELL (30s)"))
+    assert first["subjects"] == ["PELL"]
+    clips = orjson.loads((studio / "build" / "studio" / "prompts.json").read_bytes())["clips"]
+    clip = next(c for c in clips if c["shot_number"] == next(
+        s["number"] for s in shots_of(studio) if s["description"].startswith("PELL (30s)")))
+    assert "paint-stained overalls" in clip["prompt"]
+    last = shots_of(studio)[-1]
+    assert last["description"] == "Pell sits down." and last["subjects"] == ["PELL"]
+
+
+def test_inserts_only_for_what_the_action_singles_out(studio: Path) -> None:
+    inserts = [s["description"] for s in shots_of(studio) if s["kind"] == "insert" and not s["notes"][0].startswith("slug")]
+    assert inserts == ["Insert: key."]
+    rings = next(s for s in shots_of(studio) if s["description"].startswith("The phone RINGS"))
+    assert rings["audio"] == "SFX: RINGS"
+
+
+def test_a_joint_cue_is_one_shot_of_both_speakers(studio: Path) -> None:
+    joint = next(s for s in shots_of(studio) if s["speaking"] == ["ABED", "TROY"])
+    assert joint["size"] == "2S" and joint["subjects"] == ["ABED", "TROY"]
+
+
+def test_shot_and_clip_ids_are_unique_when_scenes_12_and_12a_exist(tmp_path: Path, capsys) -> None:
+    body = "".join(f"INT. ROOM {n} - DAY #{n}#\n\n" + "".join(f"Beat {i} of scene {n}.\n\n" for i in range(30))
+                   for n in ("12", "12A", "12B"))
+    root = make_project(tmp_path / "p", {"numbers": body}, CONFIG_2)
+    build_json(capsys, root)
+    ids = [s["number"] for s in shots_of(root, "numbers")]
+    assert len(ids) == len(set(ids)) and "12A" in ids and "12A-A" in ids and "12C" in ids
+    clips = orjson.loads((root / "build" / "numbers" / "prompts.json").read_bytes())["clips"]
+    assert len({c["id"] for c in clips}) == len(clips)
+
+
+def test_shot_ids_skip_other_scene_numbers() -> None:
+    assert shot_ids("12", 4, {"12A", "12B"}) == ["12", "12C", "12D", "12E"]
+    assert shot_ids("12A", 3, {"12"}) == ["12A", "12A-A", "12A-B"]
+    assert len(set(shot_ids("7", 700, set()))) == 700
+
+
+def test_stats_json_and_the_manifest_summary(studio: Path) -> None:
+    stats = orjson.loads((studio / "build" / "studio" / "stats.json").read_bytes())
+    assert stats["paper"] == "letter" and stats["lines_per_page"] == 55 and stats["pages"] == 1
+    assert 0 < stats["pages_eighths"] <= 8
+    assert [s["scene"] for s in stats["scenes"]] == ["0", "1", "2"] and all(s["eighths"] >= 1 for s in stats["scenes"])
+    names = {c["name"]: c for c in stats["characters"]}
+    assert names["PELL"]["speeches"] == 1 and names["PELL"]["words"] == 3 and names["PELL"]["scene_count"] == 2
+    assert names["NELL"]["dialogue_share"] == "37.5%"   # 3 of 8 words spoken ("Hello!" counts for both)
+    assert stats["counts"] == {"int_ext": {"INT": 2}, "day_night": {"NIGHT": 2}}
+    assert stats["locations"] == [{"set": "STUDIO", "scenes": ["1", "2"], "lights": {"NIGHT": 2}}]
+    text = (studio / "build" / "studio" / "manifest.txt").read_text(encoding="utf-8")
+    assert f"Script Length: {P.show_eighths(stats['pages_eighths'])} pages (US Letter, 2 scenes)" in text
+    assert "Runtime Estimate: " in text
+    manifest = orjson.loads((studio / "build" / "studio" / "manifest.json").read_bytes())
+    assert manifest["core"]["stats"]["pages_eighths"] == stats["pages_eighths"]
+    assert "stats.json" in manifest["core"]["outputs"]
+
+
+def test_a4_is_a_setting(tmp_path: Path, capsys) -> None:
+    long = "INT. HALL - DAY\n\n" + "".join(f"A line of action that runs long enough to wrap once on a page, {i}.\n\n"
+                                             for i in range(120))
+    sizes = {}
+    for paper in ("letter", "a4"):
+        root = make_project(tmp_path / paper, {"hall": long}, CONFIG_2.replace('engine = "2.0.0"',
+                                                                               f'engine = "2.0.0"\npaper = "{paper}"'))
+        build_json(capsys, root)
+        sizes[paper] = orjson.loads((root / "build" / "hall" / "stats.json").read_bytes())["pages_eighths"]
+    assert sizes["a4"] != sizes["letter"]
+    bad = make_project(tmp_path / "bad", {"hall": long}, CONFIG_2.replace('engine = "2.0.0"',
+                                                                          'engine = "2.0.0"\npaper = "legal"'))
+    code, _, err = run(capsys, "build", "-C", str(bad))
+    assert code == 2 and "paper" in err
+
+
+def test_the_build_is_byte_identical_across_runs_and_jobs(tmp_path: Path, capsys) -> None:
+    outs = []
+    for i, jobs in enumerate(("1", "2")):
+        root = make_project(tmp_path / f"p{i}", {"studio": STUDIO, "other": STUDIO.replace("PELL", "ORLA")}, CONFIG_2)
+        build_json(capsys, root, "-j", jobs)
+        outs.append(tree_bytes(root / "build"))
+    assert outs[0] == outs[1]
+
+
+def test_stats_command(studio: Path, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "studio", "--json", "-C", str(studio))
+    assert code == 0 and orjson.loads(out)["stories"]["studio"]["pages"] == 1
+    code, out, _ = run(capsys, "stats", "--scenes", "-C", str(studio))
+    assert code == 0 and "studio: " in out and "PELL" in out and "INT. STUDIO - NIGHT" in out
+    code, _, err = run(capsys, "stats", "nosuch", "-C", str(studio))
+    assert code == 2 and "no story named 'nosuch'" in err
+
+
+def test_stats_on_a_1x_story_says_what_to_do(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"studio": STUDIO}, CONFIG_2.replace('"2.0.0"', '"1.1.0"'))
+    code, _, err = run(capsys, "stats", "-C", str(root))
+    assert code == 2 and "reanalyze studio --engine 2.0.0" in err
+
+
+def test_parse_with_the_engine(tmp_path: Path, capsys) -> None:
+    f = tmp_path / "studio.fountain"
+    f.write_text(STUDIO, encoding="utf-8")
+    code, out, _ = run(capsys, "parse", str(f), "--engine", "2.0.0")
+    assert code == 0 and "engine 2.0.0: 2 scenes" in out and "INT | STUDIO | NIGHT" in out
+    assert "slugs: THE CANVAS; INSERT - THE LETTER; PELL'S POV" in out
+    code, out, _ = run(capsys, "parse", str(f), "--engine", "2.0.0", "--json")
+    data = orjson.loads(out)
+    assert [s["number"] for s in data["scenes"]] == ["0", "1", "2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pagination
+# ---------------------------------------------------------------------------------------------
+
+def test_eighths_round_to_the_nearest_and_a_tie_goes_down() -> None:
+    assert P.eighths(27, 55) == 4 and P.eighths(1, 16) == 0 and P.eighths(3, 16) == 1 and P.eighths(55, 55) == 8
+    assert P.eighths(1, 55, at_least_one=True) == 1 and P.show_eighths(13) == "1 5/8" and P.show_eighths(3) == "3/8"
+
+
+def lines(n: int, kind: str = P.ACTION) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for _ in range(n):
+        out += [[kind, 1], [P.BLANK, 1]]
+    return out
+
+
+def test_a_page_holds_its_lines_and_blanks_at_the_top_are_dropped() -> None:
+    assert P.paginate(lines(28), 55) == (1, 55)          # 28 lines and 27 blanks
+    assert P.paginate(lines(29), 55) == (2, 1)
+
+
+def test_a_heading_never_ends_a_page() -> None:
+    tokens = lines(27) + [[P.HEADING, 1], [P.BLANK, 1], [P.ACTION, 1]]
+    assert P.paginate(tokens, 55) == (2, 3)              # the heading moves down with its action
+
+
+def test_a_long_speech_splits_with_more_and_contd() -> None:
+    tokens = lines(26) + [[P.CUE, 1]] + [[P.DIALOGUE, 1]] * 6
+    pages, last = P.paginate(tokens, 55)
+    # 52 lines, then the cue and one line; (MORE) takes the 55th line, and the other five lines go
+    # under NAME (CONT'D) on the next page
+    assert (pages, last) == (2, 1 + 5)
+
+
+def test_dual_dialogue_never_splits() -> None:
+    assert P.paginate(lines(26) + [[P.DUAL, 5]], 55) == (2, 5)
+
+
+def test_a_forced_page_break_ends_the_page() -> None:
+    assert P.paginate(lines(3) + [[P.BREAK, 0]] + lines(2), 55) == (2, 3)
