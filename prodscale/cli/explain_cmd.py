@@ -15,7 +15,7 @@ from prodscale.cli.common import echo_json, json_option
 @click.option("-C", "--project", "project_dir", default=None, metavar="DIR", help="Project whose engine to use.")
 def command(code: str, engine: str | None, as_json: bool, project_dir: str | None) -> None:
     """Print the documentation of diagnostic CODE (e.g. PS403)."""
-    from prodscale.core.engines import ENGINES
+    from prodscale.core.engines import newest
     from prodscale.core.explain import explain
     from prodscale.errors import ConfigError
     from prodscale.storage.project import Project, load_rules
@@ -24,7 +24,7 @@ def command(code: str, engine: str | None, as_json: bool, project_dir: str | Non
         try:
             engine = Project.open(project_dir).settings.engine
         except ConfigError:
-            engine = max(ENGINES, key=lambda v: tuple(int(p) for p in v.split(".")))
+            engine = newest()
     rules = load_rules(engine)
     text = explain(code.strip().upper(), rules.data)
     if as_json:

@@ -14,8 +14,8 @@ from typing import Any
 from prodscale.errors import UsageError
 
 STAGE_OF_FILE = {"sanitize.toml": "sanitize", "shot_specs.toml": "shot_specs", "prompts.toml": "prompts",
-                 "src.toml": "src (Scene Reality Check)"}
-RULE_FILES = ("sanitize.toml", "prompts.toml", "shot_specs.toml", "src.toml")
+                 "src.toml": "src (Scene Reality Check)", "reading.toml": "read (how engine 2.0.0 reads the script)"}
+RULE_FILES = ("sanitize.toml", "prompts.toml", "shot_specs.toml", "src.toml", "reading.toml")
 
 
 def _parser_codes() -> dict[str, Any]:

@@ -103,6 +103,27 @@ def runs(text: str, lx: Lists) -> list[Hit]:
     return out
 
 
+_ARTICLES = ("A", "AN", "THE")
+
+
+def intro_runs(text: str, lx: Lists) -> list[Hit]:
+    """Runs that may introduce a character: a run right before "(" is one as written (``BIG (40s)``,
+    ``A YOUNG WOMAN (20s)`` without its article); others as :func:`runs` trims them."""
+    out: list[Hit] = []
+    for run in caps_runs(text):
+        if text[run.end:run.end + 2].lstrip().startswith("("):
+            words = run.text.split()
+            start = run.start
+            while len(words) > 1 and words[0].upper() in _ARTICLES:
+                start = text.index(words[1], start + len(words[0]))
+                words = words[1:]
+            out.append(Hit(start, run.end, text[start:run.end]))
+    taken = {(h.start, h.end) for h in out}
+    ends = {h.end for h in out}
+    out.extend(h for h in runs(text, lx) if (h.start, h.end) not in taken and h.end not in ends)
+    return sorted(out, key=lambda h: h.start)
+
+
 def _name_words(name: str, lx: Lists) -> list[str]:
     words = [w.strip(",;:") for w in name.upper().split()]
     return [w for w in words if w and w.rstrip(".") not in lx.honorifics]
@@ -154,7 +175,7 @@ class Registry:
                             speakers.append(name)
                 elif el["kind"] == "action":
                     text = clean(el["text"])
-                    for run in runs(text, lx):
+                    for run in intro_runs(text, lx):
                         age, introduced = _age(text[run.end:run.end + 48])
                         if not introduced:
                             continue
