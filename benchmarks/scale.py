@@ -3,6 +3,7 @@ against ninja and doit no-ops on the same-shaped graph.
 
     python benchmarks/scale.py --stories 1000 --scenes 50        # the issue's target size
     python benchmarks/scale.py --stories 50 --scenes 10 --quick  # a smoke run
+    python benchmarks/scale.py --engines 1.1.0,2.0.0 --parallel skip --skip-peers   # engines side by side
 
 Each prodscale step runs as a fresh `python -m prodscale` process (start-up is part of a no-op)
 and peak memory is the child's maximum RSS. The ninja graph has, per story, one edge per scene
@@ -59,11 +60,11 @@ def empty_trash() -> None:
         shutil.rmtree(_TRASH.pop(), ignore_errors=True)
 
 
-def write_project(root: Path, n_stories: int, n_scenes: int) -> None:
+def write_project(root: Path, n_stories: int, n_scenes: int, engine: str = "1.0.0") -> None:
     set_aside(root)
     (root / "stories").mkdir(parents=True)
     (root / "prodscale.toml").write_text(
-        '[project]\nname = "bench"\nengine = "1.0.0"\nprofile = "generic"\n\n[style]\nlook = "soft light"\n'
+        f'[project]\nname = "bench"\nengine = "{engine}"\nprofile = "generic"\n\n[style]\nlook = "soft light"\n'
         'aspect = "16:9"\nnegative = "text"\n\n[characters.NELL]\ndescription = "woman, grey coat"\n', encoding="utf-8")
     for s in range(n_stories):
         body = "".join(scene_text(s, i) for i in range(1, n_scenes + 1))
@@ -242,6 +243,33 @@ def task_step():
             (root / "src" / f"s{s}_c{i}.txt").write_text("x", encoding="utf-8")
 
 
+def scale_section(work: Path, n: int, m: int, engine: str, repeat: int, reuse: bool) -> tuple[float, float, float]:
+    """(cold, no-op, edit) seconds of one engine on an n x m project."""
+    proj = work / f"prodscale-{engine}"
+    print(f"# engine {engine}: {n} stories x {m} scenes = {n * m} scenes")
+    cold = float("nan")
+    if reuse and (proj / ".prodscale" / "state.json").exists():
+        print("prodscale cold build:        (skipped: --reuse, the project built before)")
+        run_prodscale(proj, "build")
+    else:
+        write_project(proj, n, m, engine)
+        cold, cold_mem, _ = run_prodscale(proj, "build")
+        print(f"prodscale cold build:        {cold:8.2f} s   peak RSS {cold_mem} MB")
+    noops = [run_prodscale(proj, "build") for _ in range(repeat)]
+    noop = min(t for t, _, _ in noops)
+    print(f"prodscale no-op build:       {noop:8.3f} s   peak RSS {max(mm for _, mm, _ in noops)} MB")
+    target = proj / "stories" / f"story{n // 2:05d}.fountain"
+    edits = []
+    for k in range(repeat):
+        text = target.read_text(encoding="utf-8")
+        target.write_text(text.replace("scene 7.", f"scene 7. Edit {k}.", 1) if k else
+                          text.replace("scene 7.", "scene 7. Edit.", 1), encoding="utf-8")
+        edits.append(run_prodscale(proj, "build"))
+    edit = min(t for t, _, _ in edits)
+    print(f"prodscale one-scene edit:    {edit:8.3f} s   (edit - no-op = {edit - noop:+.3f} s)")
+    return cold, noop, edit
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stories", type=int, default=1000)
@@ -256,6 +284,8 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true", help="only the parallel comparison")
     ap.add_argument("--reuse", action="store_true", help="skip the cold build when the project was built before "
                                                          "(to re-measure the no-op and the edit only)")
+    ap.add_argument("--engines", default="1.0.0",
+                    help="comma-separated engines to measure one after the other in this run (e.g. 1.1.0,2.0.0)")
     ap.add_argument("--no-bytecode-cache", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE if set (every run then compiles every module it imports)")
     args = ap.parse_args()
@@ -276,28 +306,17 @@ def main() -> None:
         parallel_section(work, pn, pm)
     if args.skip_scale:
         return
-    proj = work / "prodscale"
     n, m = args.stories, args.scenes
-    print(f"# {n} stories x {m} scenes = {n * m} scenes, {n * (m * len(STAGES) + 1)} actions")
-    if args.reuse and (proj / ".prodscale" / "state.json").exists():
-        print("prodscale cold build:        (skipped: --reuse, the project built before)")
-        run_prodscale(proj, "build")
-    else:
-        write_project(proj, n, m)
-        cold, cold_mem, _ = run_prodscale(proj, "build")
-        print(f"prodscale cold build:        {cold:8.2f} s   peak RSS {cold_mem} MB")
-    noops = [run_prodscale(proj, "build") for _ in range(repeat)]
-    noop = min(t for t, _, _ in noops)
-    print(f"prodscale no-op build:       {noop:8.3f} s   peak RSS {max(mm for _, mm, _ in noops)} MB")
-    target = proj / "stories" / f"story{n // 2:05d}.fountain"
-    edits = []
-    for k in range(repeat):
-        text = target.read_text(encoding="utf-8")
-        target.write_text(text.replace("scene 7.", f"scene 7. Edit {k}.", 1) if k else
-                          text.replace("scene 7.", "scene 7. Edit.", 1), encoding="utf-8")
-        edits.append(run_prodscale(proj, "build"))
-    edit = min(t for t, _, _ in edits)
-    print(f"prodscale one-scene edit:    {edit:8.3f} s   (edit - no-op = {edit - noop:+.3f} s)")
+    results: dict[str, tuple[float, float, float]] = {}
+    for engine in args.engines.split(","):
+        results[engine] = scale_section(work, n, m, engine, repeat, args.reuse)
+    if len(results) > 1:
+        base, *others = list(results)
+        for other in others:
+            c0, n0, e0 = results[base]
+            c1, n1, e1 = results[other]
+            print(f"engine {other} / {base}:      cold {c1 / c0:.2f} x, no-op {n1 / n0:.2f} x, "
+                  f"edit - no-op {e1 - n1:+.3f} s vs {e0 - n0:+.3f} s")
     if args.skip_peers:
         return
     nin = work / "ninja"

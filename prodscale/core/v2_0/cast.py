@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodscale.core.fountain_inline import normalize_character
-from prodscale.core.stages._text import Hit, caps_runs, clean, find_terms, fold_term, per_rule_data
+from prodscale.core.stages._text import Hit, caps_runs, clean, fold_term, per_rule_data
 
 CATEGORY_ORDER = ("background", "vehicles", "weapons", "animals", "wardrobe", "makeup", "special_effects", "sound",
                   "music", "props", "set_dressing", "special_equipment", "greenery", "stunts")
@@ -57,6 +57,8 @@ class Lists:
     adult_age: int
     categories: dict[str, list[str]]
     folded: dict[str, frozenset[str]]
+    phrases: dict[tuple[str, ...], str]   # folded words of a listed phrase -> its (first) category
+    longest: int
     camera: frozenset[str]
     emphasis: frozenset[str]
     ignore: tuple[str, ...]
@@ -71,7 +73,12 @@ def lists(data: dict[str, Any]) -> Lists:
     words = data["words"]
     camera = frozenset(w.upper() for w in words["camera"])
     emphasis = frozenset(w.upper() for w in words["emphasis"])
+    phrases: dict[tuple[str, ...], str] = {}
+    for cat in CATEGORY_ORDER:
+        for term in cats.get(cat, []):
+            phrases.setdefault(tuple(_words(fold_term(term))), cat)
     return Lists(
+        phrases=phrases, longest=max((len(k) for k in phrases), default=1),
         honorifics=frozenset(w.upper().rstrip(".") for w in data["cast"]["honorifics"]),
         not_aliases=frozenset(w.upper().rstrip(".") for w in data["cast"]["not_aliases"]),
         people=frozenset(w.upper() for w in data["cast"]["people"]),
@@ -84,6 +91,32 @@ def lists(data: dict[str, Any]) -> Lists:
         adjectives=frozenset(w.upper() for w in words["adjectives"]),
         not_props=frozenset(w.upper() for w in [*words["body"], *words["places"]]),
     )
+
+
+_WORD = re.compile(r"[^\W_]+(?:[-'’.&/][^\W_]+)*")
+
+
+def _words(folded: str) -> list[str]:
+    return [m.group(0) for m in _WORD.finditer(folded)]
+
+
+def listed(text: str, lx: Lists) -> list[tuple[Hit, str]]:
+    """(hit, category) for every listed phrase in ``text`` as whole words, any case, longest first
+    and left to right without overlaps: a dictionary of word tuples, no pattern to compile."""
+    toks = [(m.start(), m.end(), fold_term(m.group(0))) for m in _WORD.finditer(text)]
+    out: list[tuple[Hit, str]] = []
+    i = 0
+    while i < len(toks):
+        for n in range(min(lx.longest, len(toks) - i), 0, -1):
+            cat = lx.phrases.get(tuple(t[2] for t in toks[i:i + n]))
+            if cat is not None:
+                start, end = toks[i][0], toks[i + n - 1][1]
+                out.append((Hit(start, end, text[start:end]), cat))
+                i += n
+                break
+        else:
+            i += 1
+    return out
 
 
 def runs(text: str, lx: Lists) -> list[Hit]:
@@ -344,15 +377,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
         el_props: list[str] = []
         el_sounds: list[str] = []
         # listed words, any case: non-overlapping, longest first
-        hits = []
-        for cat in CATEGORY_ORDER:
-            for h in find_terms(text, lx.categories.get(cat, [])):
-                hits.append((h.start, -(h.end - h.start), CATEGORY_ORDER.index(cat), h, cat))
-        taken: list[tuple[int, int]] = []
-        for start, _, _, h, cat in sorted(hits):
-            if any(s < h.end and h.start < e for s, e in taken):
-                continue
-            taken.append((h.start, h.end))
+        for h, cat in listed(text, lx):
             tag(cat, h.text.lower() if not h.text.isupper() else h.text, _line_of(el, h.start), "words")
         # capitalised runs
         for run in runs(text, lx):
