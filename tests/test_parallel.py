@@ -173,3 +173,26 @@ def test_long_story_split_into_chunks_gives_the_same_bytes(tmp_path: Path, capsy
     clean = _fresh(root, tmp_path / "clean")
     _build(capsys, clean, "-j", "1")
     assert tree_bytes(root / "build") == tree_bytes(clean / "build")
+
+
+def test_a_stage_bug_in_a_worker_is_reported_with_its_target_not_a_broken_pool(tmp_path, capsys, monkeypatch) -> None:
+    """A stage that raises in a worker process comes back as that target's internal error (the
+    exception crosses the process boundary pickled: it used to fail to unpickle and break the pool)."""
+    import pickle
+
+    from prodscale.core.stages import shot_specs
+    from prodscale.exec.actions import ActionFailed
+    from projects import build_json, make_project, story
+
+    err = pickle.loads(pickle.dumps(ActionFailed("s#1:shot_specs", "KeyError: 'x'")))
+    assert (err.target, str(err)) == ("s#1:shot_specs", "s#1:shot_specs: KeyError: 'x'")
+
+    def broken(scene, data):  # type: ignore[no-untyped-def]
+        raise KeyError("id")
+
+    monkeypatch.setattr(shot_specs, "build_shots", broken)  # forked workers inherit the patch
+    root = make_project(tmp_path / "p", {f"s{i}": story(3, title=f"S{i}") for i in range(6)})
+    code, rep = build_json(capsys, root, "-j", "2", "-k")
+    assert code != 0
+    assert sorted(rep["failed"]) == [f"s{i}#1:shot_specs" for i in range(6)]
+    assert all("KeyError: 'id'" in e and "BrokenProcessPool" not in e for e in rep["errors"]), rep["errors"]

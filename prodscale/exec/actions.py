@@ -61,6 +61,12 @@ class ActionFailed(Exception):
     def __init__(self, target: str, message: str) -> None:
         super().__init__(f"{target}: {message}")
         self.target = target
+        self.detail = message
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # raised in a worker, it crosses to the build process pickled: rebuilt from both arguments
+        # (the default rebuilds it from its one message and fails, which broke the whole pool)
+        return (type(self), (self.target, self.detail))
 
 
 # one (cache, rules) per process and project; the parent passes its own when running inline

@@ -121,8 +121,10 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         if b["names"]:
             return b["names"]
         if b["group"] == "both":
-            return recent[-2:] if len(recent) >= 2 else list(present[:2])
-        return list(present) or list(recent)
+            found = recent[-2:] if len(recent) >= 2 else list(present[:2])
+        else:
+            found = list(present) or list(recent)
+        return found or [str(b["cue"]).upper()]   # ALL with nobody known yet: the cue itself
 
     def flush_exchange() -> None:
         if not exchange:
