@@ -50,7 +50,7 @@ from conftest import EXAMPLE, REPO, SHARED
 from projects import make_project, run
 
 FROZEN = ("1.0.0", "1.1.0")   # shipped: goldens are append-only
-PREVIEW: tuple[str, ...] = ()  # a future engine before it ships: goldens may be rewritten (with CHANGES.md)
+PREVIEW: tuple[str, ...] = ("2.0.0",)  # before it ships: goldens may be rewritten, each time with CHANGES.md
 GOLDEN = REPO / "tests" / "golden" / "freeze"
 UPDATE = os.environ.get("PRODSCALE_UPDATE_FREEZE", "") == "1"
 SOURCE_DATE_EPOCH = "1767225600"   # 2026-01-01T00:00:00Z
@@ -272,12 +272,29 @@ def _moves(part: str, got: dict[str, dict[str, str]], want: dict[str, dict[str, 
     return inputs, outputs, by_file
 
 
+def changes_section(engine: str) -> str:
+    """The digest of CHANGES.md's section of ``engine`` (a preview golden records it: rewriting the
+    golden needs a new entry there)."""
+    text = (REPO / "CHANGES.md").read_text(encoding="utf-8")
+    m = re.search(rf"^## Engine {re.escape(engine)}\b.*?(?=^## |\Z)", text, re.S | re.M)
+    assert m, f"CHANGES.md has no '## Engine {engine}' section"
+    return _sha(m.group(0).encode("utf-8"))
+
+
 def _compare(golden_path: Path, got_parts: dict[str, dict[str, dict[str, str]]], *, frozen: bool,
              header: dict[str, str], engines: dict[str, str] | None = None) -> None:
     golden = _load(golden_path)
     if UPDATE:
         doc = dict(golden)
         doc.update(header)
+        if not frozen:
+            engine = header["engine"]
+            moved = any(golden.get(part, {}).get(story) not in (None, files)
+                        for part, got in got_parts.items() for story, files in got.items())
+            if moved and golden.get("changes") == changes_section(engine):
+                pytest.fail(f"{golden_path.name}: preview output moved; say what changed and why under "
+                            f"'## Engine {engine}' in CHANGES.md first, then update", pytrace=False)
+            doc["changes"] = changes_section(engine)
         changed_existing: list[str] = []
         for part, got in got_parts.items():
             old = dict(golden.get(part, {}))
