@@ -54,3 +54,28 @@ def test_records_read_back_are_saved_as_read_unless_changed(tmp_path: Path) -> N
     assert {n: r.to_dict() for n, r in back.stories.items()} == expected
     assert back.stories["a"].status == "blocked" and back.stories["c"].output_stats["a.json"] == FileStat(9, 9, 9)
     assert b'"r2"' not in (tmp_path / "state.json").read_bytes()
+
+
+def test_a_no_op_reads_rule_files_but_parses_none(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The digests of rule files come from .prodscale/rule-digests.json (text digest -> canonical
+    digest) once a build has parsed them: a later no-op build parses no TOML, and the same digests
+    and keys result."""
+    import prodscale.storage.project as project_mod
+    from projects import build_json, make_project, story
+    from prodscale.storage.project import Project, load_rules
+
+    root = make_project(tmp_path / "p", {"one": story(2)})
+    build_json(capsys, root)
+    assert (root / ".prodscale" / "rule-digests.json").is_file()
+    fresh = load_rules("1.0.0")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a no-op parsed a rule file")
+
+    monkeypatch.setattr(project_mod, "_parse_rule_file", refuse)
+    cached = Project(root).rules("1.0.0")
+    assert cached.digests == fresh.digests and cached.digest == fresh.digest
+    code, rep = build_json(capsys, root)
+    assert code == 0 and rep["executed"] == []
+    monkeypatch.undo()
+    assert Project(root).rules("1.0.0").data == fresh.data   # parsed when a stage needs it

@@ -66,3 +66,10 @@ def test_2_0_0_codes_explain_themselves() -> None:
     text = explain("PS011", RULES)
     assert text.startswith("PS011") and "read (how engine 2.0.0 reads the script)" in text
     assert "since engine 2.0.0" in explain("PS416", RULES)
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "2.0.0"])
+def test_every_rule_file_of_every_engine_validates(version: str) -> None:
+    from prodscale.core.rules_loader import validate_rule_file
+    for name, data in sorted(load_rules(version).data.items()):
+        validate_rule_file(name, data)

@@ -80,7 +80,8 @@ TOP: dict[str, dict[str, Any]] = {
     # engine 2.0.0
     "reading.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                      "heading": {"separators", "light_qualifiers", "continuations", "simultaneous", "time_jumps",
-                                 "time_jump_pattern", "modifiers", "year_pattern", "rooms", "lights"},
+                                 "time_jump_pattern", "weekday_pattern", "modifiers", "year_pattern", "rooms", "lights",
+                                 "clock_pattern", "clock_day_from", "clock_night_from"},
                      "slug": {"starts", "contains", "framing"}, "structure": {"labels", "label_pattern", "cards"},
                      "transition": {"terms", "openers"}, "intercut": {"markers"},
                      "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device"}},

@@ -14,14 +14,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from prodscale.core.canon import digest_obj
+import orjson
+
+from prodscale.core.canon import digest_bytes, digest_obj
 from prodscale.core.settings import Settings, story_name_ok, validate_settings
 from prodscale.errors import ConfigError, InputError, UsageError
+from prodscale.storage.fs import atomic_write
 
 CONFIG_NAME = "prodscale.toml"
 STATE_DIR = ".prodscale"
 BUILD_DIR = "build"
 STORY_SUFFIX = ".fountain"
+RULE_DIGESTS = "rule-digests.json"
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,41 @@ class StoryFile:
     abs_path: Path
 
 
-@dataclass(frozen=True)
 class RuleSet:
-    """The parsed rule files of one engine version, with canonical digests and raw text."""
+    """The rule files of one engine version: raw text, canonical digests, and the parsed data.
 
-    version: str
-    data: dict[str, Any]       # file name -> parsed TOML
-    digests: dict[str, str]    # file name -> digest of canonical JSON of the parsed TOML
-    texts: dict[str, str]      # file name -> raw text (for `why` diffs)
+    The digests (what action keys hold) come from a cache of text digest -> canonical digest when
+    it knows the text, so a no-op build reads the files but never parses them; ``data`` is parsed
+    on first use (a story that compiles needs it)."""
+
+    def __init__(self, version: str, texts: dict[str, str], digests: dict[str, str],
+                 data: dict[str, Any] | None = None) -> None:
+        self.version = version
+        self.texts = texts         # file name -> raw text (for `why` diffs)
+        self.digests = digests     # file name -> digest of canonical JSON of the parsed TOML
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """File name -> parsed TOML."""
+        if self._data is None or len(self._data) != len(self.texts):
+            parsed = dict(self._data or {})
+            for name, text in self.texts.items():
+                if name not in parsed:
+                    parsed[name] = _parse_rule_file(self.version, name, text)
+            self._data = parsed
+        return self._data
 
     @cached_property
     def digest(self) -> str:
         return digest_obj(self.digests)
+
+
+def _parse_rule_file(version: str, name: str, text: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"rule file {name} of engine {version} is not valid TOML: {exc}") from None
 
 
 def find_root(start: Path) -> Path:
@@ -59,7 +86,9 @@ def rules_root() -> Path:
     return Path(str(importlib.resources.files("prodscale.rules")))
 
 
-def load_rules(version: str) -> RuleSet:
+def load_rules(version: str, known: dict[str, str] | None = None) -> RuleSet:
+    """The rule files of ``version``. ``known`` maps the sha256 of a file's text to its canonical
+    digest (filled in for the files this call parsed): a text it knows is not parsed."""
     folder = rules_root() / version
     if not folder.is_dir():
         raise UsageError(f"no rule data for engine {version} (looked in {folder.name}/)",
@@ -69,15 +98,18 @@ def load_rules(version: str) -> RuleSet:
     texts: dict[str, str] = {}
     for path in sorted(folder.rglob("*.toml")):
         name = path.relative_to(folder).as_posix()
-        text = path.read_text(encoding="utf-8")
-        try:
-            parsed = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"rule file {name} of engine {version} is not valid TOML: {exc}") from None
-        data[name] = parsed
-        digests[name] = digest_obj(parsed)
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        key = digest_bytes(raw)
+        digest = None if known is None else known.get(key)
+        if digest is None:
+            data[name] = _parse_rule_file(version, name, text)
+            digest = digest_obj(data[name])
+            if known is not None:
+                known[key] = digest
+        digests[name] = digest
         texts[name] = text
-    return RuleSet(version, data, digests, texts)
+    return RuleSet(version, texts, digests, data)
 
 
 class Project:
@@ -89,6 +121,7 @@ class Project:
         self.state_dir = root / STATE_DIR
         self.build_dir = root / BUILD_DIR
         self._rules: dict[str, RuleSet] = {}
+        self._known_digests: dict[str, str] | None = None
         self.config_text, self.settings = self._load_settings()
 
     @classmethod
@@ -124,9 +157,31 @@ class Project:
         return text, validate_settings(data, path=CONFIG_NAME, text=text)
 
     def rules(self, version: str) -> RuleSet:
+        """The engine's rule data; its digests come through ``.prodscale/rule-digests.json`` (text
+        digest -> canonical digest: a pure function of the text, so a stale entry cannot exist),
+        which spares a no-op build the parsing of every rule file."""
         if version not in self._rules:
-            self._rules[version] = load_rules(version)
+            known = self._rule_digests()
+            before = len(known)
+            self._rules[version] = load_rules(version, known)
+            if len(known) != before and self.state_dir.is_dir():
+                try:
+                    atomic_write(self.state_dir / RULE_DIGESTS,
+                                 orjson.dumps(dict(sorted(known.items())), option=orjson.OPT_SORT_KEYS))
+                except OSError:
+                    pass  # a cache: without it the next build parses again
         return self._rules[version]
+
+    def _rule_digests(self) -> dict[str, str]:
+        if self._known_digests is None:
+            self._known_digests = {}
+            try:
+                loaded = orjson.loads((self.state_dir / RULE_DIGESTS).read_bytes())
+                if isinstance(loaded, dict):
+                    self._known_digests = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
+            except (OSError, orjson.JSONDecodeError):
+                pass
+        return self._known_digests
 
     def stories_dir(self) -> Path:
         return self.root / self.settings.stories_dir
