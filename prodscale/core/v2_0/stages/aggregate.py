@@ -114,6 +114,7 @@ def statistics(story: dict[str, Any], scenes: list[dict[str, Any]], numbers: lis
                      "set": sc.get("set"), "light": sc.get("light"), "day_night": sc.get("day_night"),
                      "lines": lines, "eighths": e8, "length": P.show_eighths(e8),
                      "runtime_s": e8 * sec_per_page // 8, "runtime_words_s": _ms_to_s(words_ms),
+                     "shots_s": _ms_to_s(sum(int(sh["duration_ms"]) for sh in (s.get("shot_specs") or {}).get("shots", []))),
                      "words": {"action": int(lay.get("action_words", 0)), "dialogue": int(lay.get("dialogue_words", 0))},
                      "cast": cast})
         if not sc.get("prologue"):
@@ -144,7 +145,9 @@ def statistics(story: dict[str, Any], scenes: list[dict[str, Any]], numbers: lis
         "paper": paper, "lines_per_page": per_page,
         "pages": length["pages"], "pages_eighths": length["eighths"], "length": P.show_eighths(length["eighths"]),
         "scenes_eighths": sum(r["eighths"] for r in rows),
-        "runtime": {"by_pages_s": length["eighths"] * sec_per_page // 8, "by_words_s": _ms_to_s(words_ms_total)},
+        "runtime": {"by_pages_s": length["eighths"] * sec_per_page // 8, "by_words_s": _ms_to_s(words_ms_total),
+                    "shots_s": _ms_to_s(sum(int(sh["duration_ms"]) for s in scenes
+                                            for sh in (s.get("shot_specs") or {}).get("shots", [])))},
         "counts": {g: dict(sorted(c.items())) for g, c in counts.items()},
         "locations": sorted(locations.values(), key=lambda loc: (-len(loc["scenes"]), loc["set"])),
         "characters": characters,

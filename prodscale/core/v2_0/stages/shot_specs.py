@@ -16,6 +16,8 @@ Engine 1.1.0's coverage (establishing, master, action, dialogue, reactions, tran
 - **Cues**: a joint cue (``TROY / ABED``) is one shot of all its speakers; ``BOTH`` and ``ALL``
   speak for the people present; voice over, off screen and device voices are off screen.
 - **Light**: every shot carries the scene's resolved light (``time_of_day``) and D/N class.
+- **Pace**: action and dialogue are timed at the word rates of ``stats.toml [runtime]``, the ones the
+  runtime estimate uses (one pace for the engine; the other timings are ``shot_specs.toml``'s).
 - Structure labels make no shot; title cards (``SUPER:``, centered text, an epigraph) are cards.
 """
 
@@ -315,9 +317,14 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
 
 
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    shots, diags = build_shots(inputs["sanitize"]["scene"], rules["shot_specs.toml"])
+    data = rules["shot_specs.toml"]
+    # one pace for the whole engine: shots are timed at the word rates the statistics use
+    pace = rules["stats.toml"]["runtime"]
+    data = {**data, "timing": {**data["timing"], "dialogue_ms_per_word": pace["dialogue_ms_per_word"],
+                               "action_ms_per_word": pace["action_ms_per_word"]}}
+    shots, diags = build_shots(inputs["sanitize"]["scene"], data)
     return {"shots": shots, "diagnostics": diags}
 
 
-SPEC = StageSpec(name="shot_specs", version=VERSION, rule_files=("shot_specs.toml",), settings=(),
+SPEC = StageSpec(name="shot_specs", version=VERSION, rule_files=("shot_specs.toml", "stats.toml"), settings=(),
                  inputs=("sanitize",), run=run)
