@@ -243,3 +243,15 @@ def test_dual_dialogue_never_splits() -> None:
 
 def test_a_forced_page_break_ends_the_page() -> None:
     assert P.paginate(lines(3) + [[P.BREAK, 0]] + lines(2), 55) == (2, 3)
+
+
+def test_a_preview_engines_code_is_in_its_action_keys(studio: Path, capsys, monkeypatch) -> None:
+    """While 2.0.0 is a preview its code changes between builds: the digest of its modules is part
+    of every action key, so outputs of older code are never served from the cache."""
+    from prodscale.exec.builder import Builder
+
+    code, rep = build_json(capsys, studio, "studio#1:shot_specs")
+    assert rep["executed"] == []
+    monkeypatch.setattr(Builder, "preview_code", lambda self, engine: "0123456789abcdef" if engine.preview else "")
+    code, rep = build_json(capsys, studio, "studio#1:shot_specs")
+    assert rep["executed"] == ["studio#1:sanitize", "studio#1:shot_specs"]

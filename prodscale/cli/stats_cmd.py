@@ -29,7 +29,7 @@ def render(stats: dict[str, Any], scenes: bool) -> str:
            f"{len([s for s in stats['scenes'] if s['heading']])} scenes",
            f"  runtime: {_clock(stats['runtime']['by_pages_s'])} at a page a minute, "
            f"{_clock(stats['runtime']['by_words_s'])} at word rates; the shot list runs "
-           f"{_clock(stats['runtime']['shots_s'])}"]
+           f"{_clock(stats['runtime'].get('shots_s', 0))}"]
     counts = stats["counts"]
     out.append("  " + ", ".join(f"{k} {v}" for k, v in counts["int_ext"].items()) + "; "
                + ", ".join(f"{k} {v}" for k, v in counts["day_night"].items()))

@@ -39,6 +39,9 @@ class TaskContext:
     at: str
     dry_run: bool = False
     cache_generation: int = 0  # bumped when the build process replaced a damaged cache
+    # a preview engine's code digest, part of every action key of that engine: its code still
+    # changes between builds, and a stage's VERSION alone would serve outputs of older code
+    preview_code: str = ""
 
 
 @dataclass
@@ -113,6 +116,8 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         if spec.name not in sel_digests:
             sel_digests[spec.name] = {k: digest_obj(v) for k, v in sel.items()}
         comps = components(spec, ctx.engine, rules.digests, sel, input_digests, sel_digests[spec.name])
+        if ctx.preview_code:
+            comps["impl"] = f"{comps['impl']}+preview.{ctx.preview_code}"
         akey = action_key(comps)
         usable = not force and all(v is not None for v in input_digests.values())
         got = cache.get_result(akey) if usable else None

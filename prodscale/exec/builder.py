@@ -43,12 +43,12 @@ _CODE_FILES = ("core/fountain.py", "core/fountain_inline.py", "core/text.py", "c
                "core/engines.py", "core/manifest.py")
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(dirs: tuple[str, ...] = _CODE_DIRS, files_: tuple[str, ...] = _CODE_FILES) -> str:
     """Digest of the code that shapes outputs, so a changed implementation re-checks every story."""
     base = Path(__file__).resolve().parents[1]
     parts: list[list[str]] = []
-    files = [base / f for f in _CODE_FILES]
-    for d in _CODE_DIRS:
+    files = [base / f for f in files_]
+    for d in dirs:
         files.extend(sorted((base / d).glob("*.py")))
     for path in sorted(files):
         try:
@@ -159,6 +159,7 @@ class Builder:
         self.state_dirty = False
         self._inline_worker: Worker | None = None
         self._stored_texts: dict[str, dict[str, str]] = {}
+        self._preview_code: dict[str, str] = {}
         self.cache_generation = 0
         self.on_progress = on_progress
         self.state = BuildState(project.state_dir)
@@ -685,6 +686,7 @@ class Builder:
         if not dry_run:
             rule_texts = self._store_texts(engine_version)
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
+                          preview_code=self.preview_code(engine),
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
         # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
         text_blob = text_digest  # stored by the story's commit, in the same transaction as its manifest
@@ -702,6 +704,15 @@ class Builder:
                         meta=meta, single=single,
                         agg_needed=needed is None or story_target(sf.name, AGGREGATE) in needed,
                         partial=bool(sub), n_actions=len(units) * len(engine.stages) + 1, rules=rules)
+
+    def preview_code(self, engine: Any) -> str:
+        """A preview engine's code digest (its own modules), empty for a shipped engine."""
+        if not engine.preview:
+            return ""
+        if engine.version not in self._preview_code:
+            pkg = engine.reader_module.rsplit(".", 1)[0].split(".", 1)[1].replace(".", "/")   # core/v2_0
+            self._preview_code[engine.version] = code_fingerprint((pkg, f"{pkg}/stages"), ())[:16]
+        return self._preview_code[engine.version]
 
     def _store_texts(self, version: str) -> dict[str, str]:
         """The texts `why` diffs later (rule files, settings), stored once per build and engine."""
