@@ -25,7 +25,7 @@ Pure, deterministic: lists are compiled once per rule data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prodscale.core.fountain_inline import normalize_character
@@ -40,10 +40,21 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
                  "sixteen": 16, "seventeen": 17}
 _AGE_AFTER = re.compile(
-    r"^\s*(?:\(\s*(?:age\s+)?(?P<p>\d{1,3})\s*(?:s|'s)?\s*[,)]|\(\s*(?P<teen>(?:early |mid |late |mid-)?teens)\s*\)"
-    r"|\(\s*(?P<desc>[^()]{1,40})\)|,\s*(?:age[d]?\s+)?(?P<c>\d{1,3})(?:s|'s)?\b|,\s*age[d]?\s+(?P<w>[a-z]+)\b"
+    r"^\s*(?:\(\s*(?:age\s+)?(?P<p>\d{1,3})(?:\s*-\s*\d{1,3})?\s*(?:s|'s)?\s*[,)]"
+    r"|\(\s*(?P<teen>(?:early |mid |late |mid-)?teens)\s*\)"
+    r"|\(\s*(?P<desc>[^()]{1,40})\)"
+    r"|,\s*(?:age[d]?\s+|also\s+|now\s+)?(?P<c>\d{1,3})(?:s|'s)?\b"
+    r"|,\s*(?:age[d]?|also|now)\s+(?P<w>[a-z]+)\b"
     r"|,\s*(?:a|an|the|his|her|late|early|mid)\b)", re.I)
+# a surname or a nickname in lower case between the name in capitals and its age:
+# "ANDREW Detmer, 17", "STEVE “Kaz” Kazinsky, 17"
+_NAME_GAP = re.compile(r"^(?:\s+(?:[“\"'‘][^”\"'’]{1,20}[”\"'’]|[A-Z][a-z][\w'’-]*)){1,3}(?=\s*[,(])")
 _YEAR_OLD = re.compile(r"\b(?P<n>\d{1,2}|[a-z]+)[- ]years?[- ]old\b", re.I)
+_DECADE = re.compile(r"\b(?:early|mid|late|mid-)?\s*(?P<d>twenties|thirties|forties|fifties|sixties|seventies|eighties|"
+                     r"nineties)\b", re.I)
+_DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70,
+            "eighties": 80, "nineties": 90}
+_NOT_INTRO = {"VO", "OS", "OC", "CONTD", "CONT", "MORE", "CONTINUED", "CONTINUING", "BEAT"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +76,7 @@ class Lists:
     determiners: frozenset[str]
     adjectives: frozenset[str]
     not_props: frozenset[str]          # body parts and places: framed or a set, never a prop
+    qualifiers: frozenset[str]         # YOUNG, OLD, LITTLE, ...: YOUNG EDWARD is not EDWARD
 
 
 @per_rule_data
@@ -74,6 +86,8 @@ def lists(data: dict[str, Any]) -> Lists:
     camera = frozenset(w.upper() for w in words["camera"])
     emphasis = frozenset(w.upper() for w in words["emphasis"])
     phrases: dict[tuple[str, ...], str] = {}
+    for term in words.get("not_elements", []):
+        phrases.setdefault(tuple(_words(fold_term(term))), "")   # consumed, tagged as nothing
     for cat in CATEGORY_ORDER:
         for term in cats.get(cat, []):
             phrases.setdefault(tuple(_words(fold_term(term))), cat)
@@ -90,6 +104,7 @@ def lists(data: dict[str, Any]) -> Lists:
         determiners=frozenset(w.upper() for w in words["determiners"]),
         adjectives=frozenset(w.upper() for w in words["adjectives"]),
         not_props=frozenset(w.upper() for w in [*words["body"], *words["places"]]),
+        qualifiers=frozenset(w.upper() for w in data["cast"]["qualifiers"]),
     )
 
 
@@ -111,12 +126,19 @@ def listed(text: str, lx: Lists) -> list[tuple[Hit, str]]:
             cat = lx.phrases.get(tuple(t[2] for t in toks[i:i + n]))
             if cat is not None:
                 start, end = toks[i][0], toks[i + n - 1][1]
-                out.append((Hit(start, end, text[start:end]), cat))
+                if cat and not _simile(toks, i):
+                    out.append((Hit(start, end, text[start:end]), cat))
                 i += n
                 break
         else:
             i += 1
     return out
+
+
+def _simile(toks: list[tuple[int, int, str]], i: int) -> bool:
+    """"like a zombie", "like two teenagers", "as if a ghost": a comparison, not a thing in the scene."""
+    before = [t[2] for t in toks[max(0, i - 3):i]]
+    return "like" in before[-2:] or before[-3:-1] == ["as", "if"] or before[-2:] == ["as", "though"]
 
 
 def runs(text: str, lx: Lists) -> list[Hit]:
@@ -128,8 +150,9 @@ def runs(text: str, lx: Lists) -> list[Hit]:
         skip = lx.camera | lx.emphasis
         while parts and run.text[parts[0][0]:parts[0][1]].upper().strip(",.;:!?") in skip:
             parts.pop(0)
-        while parts and run.text[parts[-1][0]:parts[-1][1]].upper().strip(",.;:!?") in lx.camera:
-            parts.pop()
+        while parts and (run.text[parts[-1][0]:parts[-1][1]].upper().strip(",.;:!?") in lx.camera
+                         or run.text[parts[-1][0]:parts[-1][1]].upper().strip(",.;:!?") in _TRAILING):
+            parts.pop()   # "TILT DOWN", "TOP OF THE": a camera word or a dangling article ends no thing
         if parts:
             start, end = run.start + parts[0][0], run.start + parts[-1][1]
             out.append(Hit(start, end, text[start:end]))
@@ -137,6 +160,7 @@ def runs(text: str, lx: Lists) -> list[Hit]:
 
 
 _ARTICLES = ("A", "AN", "THE")
+_TRAILING = frozenset({"A", "AN", "THE", "OF", "TO", "IN", "ON", "AT", "AND", "OR", "WITH", "FROM", "FOR", "BY"})
 
 
 def intro_runs(text: str, lx: Lists) -> list[Hit]:
@@ -157,16 +181,32 @@ def intro_runs(text: str, lx: Lists) -> list[Hit]:
     return sorted(out, key=lambda h: h.start)
 
 
+_KIN = frozenset({"MR", "MRS", "MS", "MISS", "SIR", "LADY", "LORD", "AUNT", "UNCLE", "GRANDMA", "GRANDPA", "FATHER",
+                  "MOTHER", "SISTER", "BROTHER", "KING", "QUEEN", "PRINCE", "PRINCESS", "DUKE", "COUNT", "BARON"})
+
+
+def _kin(name: str, lx: Lists) -> frozenset[str]:
+    """The honorifics that tell people apart (MR. SMITH is not MRS. SMITH; DR. and CAPT. do not)."""
+    return frozenset(w.strip(".,") for w in name.upper().split()) & _KIN
+
+
 def _name_words(name: str, lx: Lists) -> list[str]:
     words = [w.strip(",;:") for w in name.upper().split()]
     return [w for w in words if w and w.rstrip(".") not in lx.honorifics]
 
 
 def _age(after: str) -> tuple[int | None, bool]:
-    """(age, introduced) from the text right after a capitalised run."""
+    """(age, introduced) from the text right after a capitalised run: ``(30s)``, ``, 17``,
+    ``, AGE 3``, ``(12-14)``, ``, now 28``, ``(mid-thirties)``, ``, a nurse``; a surname or a
+    nickname may stand between (``ANDREW Detmer, 17``). ``(CONT'D)``, ``(V.O.)`` introduce no one."""
     m = _AGE_AFTER.match(after)
     if m is None:
-        return None, False
+        gap = _NAME_GAP.match(after)
+        if gap is None:
+            return None, False
+        m = _AGE_AFTER.match(after[gap.end():])
+        if m is None:
+            return None, False
     for g in ("p", "c"):
         if m.group(g):
             return int(m.group(g)), True
@@ -180,7 +220,11 @@ def _age(after: str) -> tuple[int | None, bool]:
         if y:
             n = y.group("n")
             return (int(n) if n.isdigit() else _NUMBER_WORDS.get(n.lower())), True
-        return None, not desc.strip().upper().replace(".", "") in {"VO", "OS", "OC", "CONTD"}
+        d = _DECADE.search(desc)
+        if d:
+            return _DECADES[d.group("d").lower()], True
+        key = re.sub(r"[\s.'’]+", "", desc.upper())
+        return None, key not in _NOT_INTRO and not key.startswith(("CONT", "MORE"))
     return None, True
 
 
@@ -193,13 +237,15 @@ class Registry:
     ages: dict[str, int]
     pattern: re.Pattern[str] | None
     name_words: frozenset[str]         # every word of every name, ambiguous ones too: never a prop
+    intro_ages: list[tuple[int, str, int]] = field(default_factory=list)   # (scene position, name, age)
 
     @classmethod
     def build(cls, scenes: list[list[dict[str, Any]]], data: dict[str, Any]) -> "Registry":
         lx = lists(data)
         speakers: list[str] = []
         intros: dict[str, int | None] = {}
-        for elements in scenes:
+        intro_ages: list[tuple[int, str, int]] = []   # (scene position, name as introduced, age)
+        for pos, elements in enumerate(scenes):
             for el in elements:
                 if el["kind"] == "character":
                     for n in el.get("names") or []:
@@ -209,7 +255,7 @@ class Registry:
                 elif el["kind"] == "action":
                     text = clean(el["text"])
                     for run in intro_runs(text, lx):
-                        age, introduced = _age(text[run.end:run.end + 48])
+                        age, introduced = _age(text[run.end:run.end + 64])
                         if not introduced:
                             continue
                         words = _name_words(run.text, lx)
@@ -218,6 +264,8 @@ class Registry:
                         name = " ".join(run.text.upper().split())
                         if name not in intros or (intros[name] is None and age is not None):
                             intros[name] = age
+                        if age is not None:
+                            intro_ages.append((pos, name, age))
         forms: dict[str, str] = {}
         ambiguous: set[str] = set()
 
@@ -226,17 +274,36 @@ class Registry:
                 ambiguous.add(form)
             forms.setdefault(form, canonical)
 
+        def alias_ok(w: str) -> bool:
+            return (len(w) >= 3 and any(c.isalpha() for c in w) and "#" not in w and not w.endswith(("'S", "’S"))
+                    and w not in lx.not_aliases and w not in lx.people and w not in lx.camera
+                    and w not in lx.emphasis and w not in lx.not_props and (fold_term(w),) not in lx.phrases)
+
+        def qualifiers(words: list[str]) -> set[str]:
+            return {w for w in words if w in lx.qualifiers}
+
+        stripped: dict[str, str] = {}
         for s in speakers:
+            key = " ".join(_name_words(s, lx))
+            same = stripped.get(key)
+            if same is not None and _kin(same, lx) == _kin(s, lx):
+                forms[s] = forms[same]   # DR. RUMACK and RUMACK, CAPT. MATHEWS and CAPTAIN MATHEWS: one person
+                continue
             forms[s] = s
+            stripped.setdefault(key, s)
         ages: dict[str, int] = {}
-        for full, age in sorted(intros.items()):
+        for full, age in intros.items():   # in story order: the first age given is the base age
             words = _name_words(full, lx)
-            canonical = full if full in forms else None
+            key = " ".join(words)
+            canonical = forms.get(full) or stripped.get(key) or forms.get(key)
             if canonical is None and words:
                 first, last = words[0], words[-1]
                 for s in speakers:
                     sw = _name_words(s, lx)
-                    if s in (first, last, " ".join(words)) or (sw and sw[-1] == last and len(words) > 1) or \
+                    if not sw or qualifiers(sw) != qualifiers(words):
+                        continue   # YOUNG DR. BENNETT is not DR. BENNETT
+                    if s == first or (s == last and alias_ok(last)) or \
+                            (sw[-1] == last and len(words) > 1 and alias_ok(last)) or \
                             (len(s) >= 3 and " " not in s and first.startswith(s) and len(words) > 1):
                         canonical = s
                         break
@@ -247,17 +314,17 @@ class Registry:
                 ages.setdefault(canonical, age)
             if len(words) > 1 and not any(w in lx.people for w in words):   # a role has no alias
                 for w in (words[0], words[-1]):
-                    if len(w) >= 3 and w not in lx.not_aliases and w not in lx.people:
+                    if alias_ok(w):
                         add(w, canonical)
-            if " ".join(words) != full and words:
-                add(" ".join(words), canonical)
+            if key != full and words:
+                add(key, canonical)
         for s in speakers:   # a speaker's own multi-word name: its first word names it too
             words = _name_words(s, lx)
-            if len(words) > 1 and len(words[0]) >= 3 and words[0] not in lx.not_aliases \
-                    and not any(w in lx.people for w in words) and words[1] not in lx.not_aliases:
+            plain = not any(w in lx.people or w in ("BUT", "THOUGHTS", "VOICE", "VOICES") for w in words)
+            if len(words) > 1 and plain and alias_ok(words[0]) and words[1] not in lx.not_aliases:
                 add(words[0], s)
             if " ".join(words) != s and words:
-                add(" ".join(words), s)
+                add(" ".join(words), s)   # DR. RUMACK is RUMACK in the action
         for f in ambiguous:
             if forms.get(f) != f:
                 forms.pop(f, None)
@@ -266,10 +333,25 @@ class Registry:
         pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(f) for f in alts) + r")(?![\w-])", re.I) \
             if alts else None
         words = frozenset(w for n in [*speakers, *intros] for w in _name_words(n, lx) if len(w) >= 3)
-        return cls(names=names, forms=forms, ages=ages, pattern=pattern, name_words=words)
+        timeline = [(pos, forms.get(name, name), age) for pos, name, age in intro_ages]
+        return cls(names=names, forms=forms, ages=ages, pattern=pattern, name_words=words, intro_ages=timeline)
 
-    def mentions(self, text: str) -> list[tuple[int, str]]:
-        """(offset, canonical name) for every character the text names (capital initial required)."""
+    def canonical(self, cue_name: str) -> str:
+        """The character a cue's name (as written) is."""
+        name = normalize_character(cue_name)[0]
+        return self.forms.get(name, name)
+
+    def ages_at(self, pos: int) -> dict[str, int]:
+        """Each character's age as of scene ``pos``: the latest age given in or before it (WILL, 3, in
+        the prologue; WILL, now 28, later), else the first age given at all."""
+        out = dict(self.ages)
+        for p, name, age in self.intro_ages:
+            if p <= pos:
+                out[name] = age
+        return out
+
+    def mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, canonical name) for every character the text names (capital initial required)."""
         if self.pattern is None:
             return []
         out = []
@@ -277,7 +359,7 @@ class Registry:
             if m.group(0)[:1].isupper():
                 name = self.forms.get(m.group(0).upper())
                 if name is not None:
-                    out.append((m.start(), name))
+                    out.append((m.start(), m.end(), name))
         return out
 
     def describe(self) -> list[dict[str, Any]]:
@@ -326,9 +408,27 @@ def _category(phrase: str, lx: Lists) -> str | None:
     return None
 
 
-def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[str, Any]) -> dict[str, Any]:
-    """``{"cast": [...], "speakers": [...], "breakdown": {category: [...]}}`` of one scene (file lines)."""
+_QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")
+
+
+def _present_mentions(text: str, registry: Registry) -> list[tuple[int, str]]:
+    """The characters a text shows: a name alone, not in a possessive ("Krazy-8's cash" names whose
+    cash it is) nor inside quotes (a sign, a card, a headline)."""
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+    out = []
+    for start, end, name in registry.mentions(text):
+        if text[end:end + 2].lower() in ("'s", "’s") or any(a <= start < b for a, b in quoted):
+            continue
+        out.append((start, name))
+    return out
+
+
+def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[str, Any],
+               ages: dict[str, int] | None = None) -> dict[str, Any]:
+    """``{"cast": [...], "speakers": [...], "breakdown": {category: [...]}}`` of one scene (file lines);
+    ``ages``: each character's age as of this scene (:meth:`Registry.ages_at`)."""
     lx = lists(data)
+    ages = registry.ages if ages is None else ages
     cast: dict[str, dict[str, Any]] = {}
     speakers: list[str] = []
     found: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in BREAKDOWN_KEYS}
@@ -366,7 +466,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             continue
         text = clean(el.get("subject") or el["text"]) if k == "slug" else clean(el["text"])
         shown: list[str] = []
-        for off, name in registry.mentions(text):
+        for off, name in _present_mentions(text, registry):
             person(name, _line_of(el, off), shown=True)
             if name not in shown:
                 shown.append(name)
@@ -376,6 +476,8 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             continue
         el_props: list[str] = []
         el_sounds: list[str] = []
+        quotes = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]   # signs, headlines, cards
+        noted = bool(re.match(r"\s*(?:\*\*)?(?:NOTE|SUBTITLES?|TITLE|CAPTION)\b", text, re.I))
         # listed words, any case: non-overlapping, longest first
         for h, cat in listed(text, lx):
             tag(cat, h.text.lower() if not h.text.isupper() else h.text, _line_of(el, h.start), "words")
@@ -385,11 +487,13 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             line_r = _line_of(el, run.start)
             if registry.mentions(run.text) or all(w in lx.camera or w in lx.emphasis for w in words):
                 continue   # a person (named above), or a camera word or an emphasis
-            if any(fold_term(w) in lx.folded.get("sound", frozenset()) or _ONOMATOPOEIA.search(w) for w in words) \
-                    or (len(words) == 1 and words[0].endswith("ING")):   # BUZZING, SQUEAKING: a sound
+            if any(fold_term(w.strip(",.;:!?")) in lx.folded.get("sound", frozenset()) or _ONOMATOPOEIA.search(w)
+                   for w in words):
                 tag("sound", run.text, line_r, "caps")
                 el_sounds.append(run.text)
                 continue
+            if len(words) == 1 and words[0].strip(",.;:!?").endswith("ING"):
+                continue   # BLINKING, PANNING: a verb written large, neither a sound nor a thing
             cat = _category(run.text, lx)
             people = any(w in lx.people for w in words)
             if cat is None and people:
@@ -404,7 +508,9 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
                         tag("minors", name, line_r, "caps", age=age)
                     continue
                 cat = "background"
-            if cat is None and _determined(text[:run.start], lx) and _prop_candidate(words, lx, registry):
+            quoted = any(a <= run.start < b for a, b in quotes)
+            if cat is None and not quoted and not noted and _determined(text[:run.start], lx) \
+                    and _prop_candidate(words, lx, registry):
                 cat = "props"
             if cat is None:
                 continue
@@ -418,7 +524,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
         if el_sounds:
             el["sounds"] = el_sounds    # sounds written in capitals: the shot's audio
     for name, c in cast.items():
-        age = registry.ages.get(name)
+        age = ages.get(name)
         if age is not None:
             c["age"] = age
             if age < lx.adult_age:

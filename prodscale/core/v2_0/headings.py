@@ -7,9 +7,11 @@ its own, so the light is found wherever it stands (``INT. SAN FRANCISCO APARTMEN
 ``EXT. ROAD - DAY - FLASHBACK``), and a segment that is no time word is part of the place. Bracketed
 and parenthesized groups are modifiers (``[THE STORM]``, ``(FLASHBACK)``).
 
-Place pieces go from the biggest to the smallest: ``BUILDING - ROOM``. A comma after a room word
-reverses that order (``HALLWAY, SCOTT'S APARTMENT BUILDING``: set SCOTT'S APARTMENT BUILDING, area
-HALLWAY), the way writers put a room before the building it is in.
+Place pieces go from the biggest to the smallest: ``BUILDING - ROOM``. A room word first reverses
+that order (``HALLWAY, SCOTT'S APARTMENT BUILDING`` and ``BATHROOM - DEXTER'S APARTMENT``: the
+building or the apartment is the set, the room its area), the way writers put a room before the
+building it is in; otherwise a comma stays inside its place (``PEARSON, HARDMAN LAW FIRM``). A
+bracketed group that is no time word stays in the place (``A.P. NEWSROOM (PARIS)``).
 
 Pure: the classification reads only the rule data it is given.
 """
@@ -28,7 +30,7 @@ _GROUPS = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
 _EDGE = " .:;"
 # a hyphen separates with a space on either side ("BEDSIT- NIGHT"; X-RAY LAB is one name); "--" and
 # dashes always
-_DASHES = re.compile(r"\s*(?:(?<=\s)-|-(?=\s)|--|–|—)\s*")
+_DASHES = re.compile(r"\s*(?:(?<=\s)-|-(?=\s)|--|–|—|\s/\s)\s*")
 
 
 def norm(text: str) -> str:
@@ -91,10 +93,15 @@ _HOUR_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5, "SIX": 6, "
 def clock_light(seg: str, v: Vocabulary) -> str | None:
     """DAY or NIGHT for a clock time ("9:30 AM", "THREE FIFTY FIVE PM", "0600 HOURS"), else None."""
     m = v.clock_re.match(seg)
-    if m is None or not (m.group("min") or m.group("ampm") or m.group("hour") in ("NOON", "MIDNIGHT")):
+    if m is None:
         return None
-    raw = m.group("hour")
-    hour = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
+    if m.group("hhmm"):
+        hour = int(m.group("hhmm")[:2])
+    elif m.group("min") or m.group("ampm") or m.group("hour") in ("NOON", "MIDNIGHT"):
+        raw = m.group("hour")
+        hour = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
+    else:
+        return None   # "747", "12": a number, not a time
     if hour > 24:
         return None
     ampm = (m.group("ampm") or "").replace(".", "")
@@ -156,7 +163,7 @@ def classify(seg: str, v: Vocabulary) -> tuple[str, str]:
         words = set(seg.split())
         if words & {"NEXT", "FOLLOWING"}:
             return "jump+light", light
-        if "LATER" in words:
+        if words & {"LATER", "EARLIER"}:
             return "continuation+light", light
         return "light", light
     return "place", seg
@@ -168,6 +175,8 @@ def _read(rest: str, int_ext: str | None, v: Vocabulary) -> HeadingReading:
 
     def group(m: re.Match[str]) -> str:
         inner = norm(m.group(1) if m.group(1) is not None else m.group(2))
+        if inner and m.group(1) is not None and classify(inner, v)[0] == "place":
+            return m.group(0)   # "A.P. NEWSROOM (PARIS)": part of the place; [THE STORM] is a modifier
         if inner:
             mods.append(inner)
         return " — "   # a separator: what stood before and after are separate segments
@@ -192,14 +201,21 @@ def _read(rest: str, int_ext: str | None, v: Vocabulary) -> HeadingReading:
             if kind == "clock" and out.light is None:
                 out.light, out.day_night = value, clock_light(value, v)
             if kind.startswith("continuation") and out.continuation is None:
-                out.continuation = "LATER" if kind == "continuation+light" else value
+                out.continuation = (("EARLIER" if "EARLIER" in seg.split() else "LATER")
+                                    if kind == "continuation+light" else value)
             if kind.startswith("jump") and out.time_jump is None:
                 out.time_jump = seg
             if kind == "modifier":
                 mods.append(value)
         if len(seg_places) > 1 and norm(seg_places[0]) in v.rooms and norm(seg_places[-1]) not in v.rooms:
             seg_places.reverse()   # "HALLWAY, SCOTT'S BUILDING": the building is the set
-        places.extend(seg_places)
+            places.extend(seg_places)
+        elif len(seg_places) > 1 and norm(seg_places[-1]) in v.rooms:
+            places.extend(seg_places)   # "JOE'S DINER, BACK ROOM": the diner, its back room
+        elif seg_places:
+            places.append(", ".join(seg_places))   # "PEARSON, HARDMAN LAW FIRM" is one place
+    if len(places) > 1 and norm(places[0]) in v.rooms and norm(places[1]) not in v.rooms:
+        places[0], places[1] = places[1], places[0]   # "BATHROOM - DEXTER'S APARTMENT": the apartment is the set
     for m in list(mods):
         kind, value = classify(m, v)
         if kind != "modifier" and kind != "place":

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodscale.core.fountain_inline import match_prefix
+from prodscale.core.fountain_inline import match_prefix, strip_emphasis
 from prodscale.core.model import ACTION, CENTERED, CHARACTER, DIALOGUE, NOTE, PARENTHETICAL, TRANSITION, Element, Story
 from prodscale.core.scenes import SceneUnit
 from prodscale.core.stages._text import per_rule_data
@@ -53,7 +53,7 @@ class Lexicon:
 
     slug_starts: tuple[str, ...]          # longest first
     slug_contains: tuple[str, ...]
-    framing: tuple[tuple[str, str], ...]
+    framing: tuple[tuple[str, str, str], ...]   # (phrase, size, angle)
     labels: frozenset[str]
     label_re: re.Pattern[str]
     cards: frozenset[str]
@@ -66,6 +66,8 @@ class Lexicon:
     voice_over: frozenset[str]
     off_screen: frozenset[str]
     device: frozenset[str]
+    voice_names: tuple[str, ...]
+    flashback: dict[str, str]
     data: dict[str, Any]                  # the rule data itself (headings read with it)
 
 
@@ -76,7 +78,7 @@ def lexicon(data: dict[str, Any]) -> Lexicon:
     return Lexicon(
         slug_starts=tuple(sorted({norm(x) for x in s["starts"]}, key=lambda x: (-len(x), x))),
         slug_contains=tuple(x.upper() for x in s["contains"]),
-        framing=tuple((norm(f["phrase"]), f["size"]) for f in s["framing"]),
+        framing=tuple((norm(f["phrase"]), f["size"], f.get("angle", "")) for f in s["framing"]),
         labels=frozenset(norm(x) for x in st["labels"]),
         label_re=re.compile(st["label_pattern"]),
         cards=frozenset(norm(x) for x in st["cards"]),
@@ -89,6 +91,8 @@ def lexicon(data: dict[str, Any]) -> Lexicon:
         voice_over=frozenset(_ext_key(x) for x in cue["voice_over"]),
         off_screen=frozenset(_ext_key(x) for x in cue["off_screen"]),
         device=frozenset(_ext_key(x) for x in cue["device"]),
+        voice_names=tuple(norm(x) for x in cue.get("voice_names", [])),
+        flashback={norm(k): v for k, v in tr.get("flashback", {}).items()},
         data=data,
     )
 
@@ -117,16 +121,16 @@ def slug_phrase(line: str, lex: Lexicon) -> str | None:
     return None
 
 
-def framing(line: str, lex: Lexicon) -> str:
-    """The shot size a slug asks for ("" when it asks for none: a name, BACK TO SCENE)."""
+def framing(line: str, lex: Lexicon) -> tuple[str, str]:
+    """(shot size, angle) a slug asks for ("" when it asks for none: a name, BACK TO SCENE)."""
     u = norm(line)
-    for phrase, size in lex.framing:
+    for phrase, size, angle in lex.framing:
         if phrase in ("POV", "P.O.V.", "SCOPE VIEW"):
             if re.search(rf"(?<![A-Z]){re.escape(phrase)}(?![A-Z])", u):
-                return size
+                return size, angle
         elif _starts_with(u, phrase):
-            return size
-    return ""
+            return size, angle
+    return "", ""
 
 
 _POV = re.compile(r"^(?P<who>.*?)['’]S\s+(?:POV|P\.O\.V\.)(?P<rest>.*)$|^(?:POV|P\.O\.V\.)(?P<rest2>.*)$", re.I)
@@ -184,10 +188,17 @@ def intercut_marker(text: str, lex: Lexicon) -> str | None:
 
 def voice_of(extension: str | None, lex: Lexicon) -> str | None:
     """'vo' (narration over the picture), 'device' (heard through a phone or radio), 'os' (in the
-    scene, off frame) or None (on screen)."""
+    scene, off frame) or None (on screen). Each group of the extension counts, and so does each
+    word of it (``FEMALE V.O.``, ``RADIO V.O.``); ``V.0`` is V.O."""
     if not extension:
         return None
-    parts = [_ext_key(p) for p in re.split(r"[,;]", extension) if p.strip()]
+    parts: list[str] = []
+    for group in re.split(r"[,;]", extension.replace("0", "O")):
+        if group.strip():
+            parts.append(_ext_key(group))
+            words = group.split()
+            parts.extend(_ext_key(w) for w in words)
+            parts.extend(_ext_key(" ".join(words[i:i + 2])) for i in range(len(words) - 1))
     if any(p in lex.device for p in parts):
         return "device"
     if any(p in lex.voice_over for p in parts):
@@ -201,8 +212,11 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     """The characters a cue names: one, several for a joint cue, none for ALL/BOTH (resolved by
     the scene). ``TROY / ABED`` -> [TROY, ABED]."""
     n = norm(name)
-    if n in lex.everyone or n in lex.both:
+    if n in lex.everyone or n in lex.both or any(n.startswith(f"{e} BUT ") for e in lex.everyone):
         return []
+    m = re.match(r"^(.+?)['’]S (?:THOUGHTS|INNER VOICE|VOICE)$", n)
+    if m:
+        return [m.group(1)]   # STRIKER'S THOUGHTS: Striker, heard
     parts = [p.strip(" .,") for p in lex.joiners.split(name)]
     parts = [" ".join(p.split()) for p in parts if p.strip(" .,")]
     if len(parts) < 2 or any(sum(c.isalpha() for c in p) < 2 for p in parts):
@@ -238,8 +252,12 @@ def _union(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 def _slug_element(text: str, span: dict[str, int], lex: Lexicon, source: str) -> dict[str, Any]:
     phrase = slug_phrase(text, lex)
-    return {"kind": SLUG, "text": " ".join(text.split()), "span": span, "framing": framing(text, lex),
-            "subject": slug_subject(text, phrase, lex.data), "source": source}
+    size, angle = framing(text, lex)
+    out = {"kind": SLUG, "text": " ".join(text.split()), "span": span, "framing": size,
+           "subject": slug_subject(text, phrase, lex.data), "source": source}
+    if angle:
+        out["angle"] = angle
+    return out
 
 
 @dataclass
@@ -269,7 +287,7 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
                 speech.append(raw[j])
                 j += 1
             name = el.name or el.text.strip()
-            cue_text = el.text.strip()
+            cue_text = strip_emphasis(el.text.strip())
             lines = [s for s in speech if s.kind != NOTE]
             notes = [s.to_dict() for s in speech if s.kind == NOTE]
             if is_transition(cue_text, lex) or structure_kind(cue_text, lex) or is_slug_cue(name, lex):
@@ -290,11 +308,16 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
                 continue
             names = cue_names(name, lex)
             d["names"] = names
-            if norm(name) in lex.everyone:
+            n = norm(name)
+            if n in lex.everyone or any(n.startswith(f"{e} BUT ") for e in lex.everyone):
                 d["group"] = "all"
-            elif norm(name) in lex.both:
+            elif n in lex.both:
                 d["group"] = "both"
             voice = voice_of(el.extension, lex)
+            if voice is None and re.search(r"['’]S (?:THOUGHTS|INNER VOICE)$", n):
+                voice = "vo"
+            elif voice is None and any(n == v or n.endswith(" " + v) for v in lex.voice_names):
+                voice = "os"   # A MAN'S VOICE, P.A. SYSTEM: heard, not seen
             if voice:
                 d["voice"] = voice
             out.append(d)
@@ -302,8 +325,8 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
             i = j
             continue
         if el.kind == ACTION:
-            text = el.text
-            first, _, rest = text.strip("\n").partition("\n")
+            text = strip_emphasis(el.text)
+            first, _, rest = el.text.strip("\n").partition("\n")
             if is_transition(text, lex):
                 out.append({**d, "kind": TRANSITION, "text": text.strip()})
             elif structure_kind(text, lex):
@@ -315,17 +338,34 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
                 if rest.strip():
                     out.append({"kind": ACTION, "text": rest, "span": _span(s.start_line + 1, 1, s.end_line,
                                                                             s.end_col)})
+            elif not rest.strip() and _is_shot_line(first, lex):
+                # a line in capitals standing alone (THE TRUCK., A RIVER.): a shot, as afterwriting's
+                # "shot" element is, not action whose words become inserts
+                out.append(_slug_element(first.strip().rstrip(".:"), d["span"], lex, "action"))
             else:
                 out.append(d)
             i += 1
             continue
         out.append(d)
         i += 1
-    for e in out:   # INTERCUT WITH:, INTERCUT - ..., a slug or a line in capitals that says so
+    for e in out:   # INTERCUT WITH:, INTERCUT - ..., WE NOW INTERCUT WITH ...: a line in capitals that says so
         first = e["text"].strip().split("\n", 1)[0]
-        if e["kind"] in (TRANSITION, SLUG, ACTION) and not _LOWER.search(first) and intercut_marker(first, lex):
+        if e["kind"] in (TRANSITION, SLUG, ACTION) and not _LOWER.search(first) and \
+                (intercut_marker(first, lex) or _INTERCUT_WORD.search(norm(first))):
             e["intercut"] = True
     return out
+
+
+_INTERCUT_WORD = re.compile(r"\bINTER-?CUT(?:TING)?\b|\bCROSS-?CUT(?:TING)?\b")
+
+
+def _is_shot_line(line: str, lex: Lexicon) -> bool:
+    """A paragraph of one line in capitals, short, not an exclamation: a shot of what it names."""
+    t = strip_emphasis(line).strip()
+    words = t.split()
+    return (bool(words) and len(words) <= 8 and not _LOWER.search(t) and t[:1].isalpha()
+            and not t.endswith(("!", "?", "...", "…")) and sum(c.isalpha() for c in t) >= 3
+            and not is_transition(t, lex) and structure_kind(t, lex) is None)
 
 
 def _is_scene_heading(reading: HeadingReading, forced: bool, int_ext: str | None, heading: str,
@@ -434,6 +474,15 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
     return out
 
 
+def _card_jump(text: str, data: dict[str, Any]) -> str | None:
+    """The time jump a title card announces ("TITLES: ONE WEEK LATER", "SMALL TITLE: (2 YEARS LATER)")."""
+    from prodscale.core.v2_0.headings import classify, vocabulary
+    body = strip_emphasis(text).split(":", 1)[-1]
+    body = re.sub(r"[()\[\]\"“”.]", " ", body)
+    seg = norm(body)
+    return seg if seg and classify(seg, vocabulary(data))[0].startswith("jump") else None
+
+
 def read(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Any:
     """The engine's reader (see :class:`prodscale.core.engines.Reading`): the scene units, and for
     the aggregation the reading diagnostics and the story's characters."""
@@ -451,13 +500,36 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
     blocks = _blocks(story, data, prefixes, diags)
     numbers = _numbers(blocks)
     registry = Registry.build([b.elements for b in blocks], rules["breakdown.toml"])
+    for b in blocks:   # every cue names the character the registry decided it is (RUMACK is DR. RUMACK)
+        for e in b.elements:
+            if e["kind"] == CHARACTER and e.get("names"):
+                e["names"] = [registry.canonical(n) for n in e["names"]]
     real = [i for i, b in enumerate(blocks) if b.reading is not None]
     intercuts = _resolve_intercuts(blocks, real)
-    casts = [scene_cast(b.elements, registry, rules["breakdown.toml"]) for b in blocks]
+    casts = [scene_cast(b.elements, registry, rules["breakdown.toml"], registry.ages_at(i)) for i, b in enumerate(blocks)]
     units: list[SceneUnit] = []
     prev_light: str | None = None
     prev_dn: str | None = None
+    lex = lexicon(data)
+    carried: list[str] = []     # modifiers a transition gives the next scene (FLASHBACK TO:)
+    jumped: str | None = None   # a title card's time jump ("TITLES: ONE WEEK LATER") for the next scene
     for i, b in enumerate(blocks):
+        if b.reading is not None and (carried or jumped):
+            for m in carried:
+                if m not in b.reading.modifiers:
+                    b.reading.modifiers.append(m)
+            if jumped and b.reading.time_jump is None and b.reading.light is None:
+                b.reading.time_jump = jumped
+                prev_light = prev_dn = None
+            carried, jumped = [], None
+        for e in b.elements:
+            if e["kind"] == TRANSITION:
+                key = norm(e["text"]).rstrip(":").strip()
+                carried = [lex.flashback[key]] if key in lex.flashback else []
+            elif e["kind"] == CARD:
+                jumped = _card_jump(e["text"], data) or jumped
+            elif e["kind"] not in (NOTE, STRUCTURE):
+                carried = []
         if b.reading is None and not any(e["kind"] in _FILMABLE for e in b.elements):
             continue  # a prologue of labels, transitions and notes: nothing to film
         r = b.reading

@@ -212,11 +212,15 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         nonlocal first_action
         size = s["el"].get("framing") or ""
         kind_name = slug_setups.get(size) if size else None
-        subjects = list((el or {}).get("cast") or s["el"].get("cast") or [])
+        # who the slug frames: the slug's own subject first (.NAK, ON DEXTER), then its action's;
+        # an insert or a screen shows no one
+        subjects = [] if size == "INSERT" else list(s["el"].get("cast") or (el or {}).get("cast") or [])
         note_present(subjects)
         if kind_name is None:
             kind_name = "master" if first_action else "action"
         setup = _setup(cfg, kind_name)
+        if s["el"].get("angle"):
+            setup["angle"] = s["el"]["angle"]   # HIGH ANGLE - ..., LOW ANGLE - ...
         text = s["el"]["text"]
         notes = [f"slug: {text}"]
         span = s["el"]["span"] if el is None else _span_union(s["el"]["span"], el["span"])
