@@ -305,3 +305,93 @@ def test_breakdown_categories(text: str, category: str, item: str) -> None:
 ])
 def test_never_props(text: str, never: str) -> None:
     assert never not in breakdown_of(f"INT. HALL - DAY\n\n{text}\n").get("props", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases from the audit of real screenplays (our own lines, in the shapes found there)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rest, set_, area, light, mods", [
+    ("747 / FLYING - NIGHT", "747", None, "NIGHT", ["FLYING"]),              # a number is no clock time
+    ("PEARSON, HARDMAN LAW FIRM - RECEPTION - DAY", "PEARSON, HARDMAN LAW FIRM", "RECEPTION", "DAY", []),
+    ("BATHROOM - ORLA'S APARTMENT - NIGHT", "ORLA'S APARTMENT", "BATHROOM", "NIGHT", []),
+    ("CABIN - ANOTHER AREA - NIGHT", "CABIN", "ANOTHER AREA", "NIGHT", []),   # no building after the room
+    ("A.P. NEWSROOM (PARIS) - DAY", "A.P. NEWSROOM (PARIS)", None, "DAY", []),
+])
+def test_audit_headings(rest: str, set_: str, area: str | None, light: str, mods: list[str]) -> None:
+    r = heading(rest)
+    assert (r.set, r.area, r.light, r.modifiers) == (set_, area, light, mods)
+
+
+def test_minutes_earlier_is_a_continuation_and_a_camera_direction_in_a_heading_is_a_shot() -> None:
+    assert heading("LIVING ROOM - MINUTES EARLIER").continuation == "MINUTES EARLIER"
+    sc = scenes("INT. HOSPITAL - ANGLE - SGT. MCCOBB - DAY\n\nHe salutes.\n")
+    assert (sc[0]["set"], sc[0]["area"], sc[0]["light"]) == ("HOSPITAL", None, "DAY")
+    assert sc[0]["elements"][0]["kind"] == "slug" and sc[0]["elements"][0]["text"] == "ANGLE - SGT. MCCOBB"
+
+
+def test_one_person_across_honorifics_but_not_across_kin() -> None:
+    text = ("INT. WARD - DAY\n\nDR. VOSS\nBreathe.\n\nVOSS\nAgain.\n\nVoss listens.\n\n"
+            "MR. HALE\nHello.\n\nMRS. HALE\nHello, dear.\n")
+    cast = [c["name"] for c in scenes(text)[0]["cast"]]
+    assert cast == ["DR. VOSS", "MR. HALE", "MRS. HALE"]
+
+
+def test_an_age_after_a_surname_makes_a_minor_and_a_later_age_rebases_it() -> None:
+    text = ("INT. GARAGE - DAY\n\nTOMAS Reyes, 16, films everything.\n\nTOMAS\nRolling.\n\n"
+            "INT. OFFICE - DAY - YEARS LATER\n\nTOMAS, now 30, films a wedding.\n")
+    sc = scenes(text)
+    assert [m["item"] for m in sc[0]["breakdown"]["minors"]] == ["TOMAS"]
+    assert sc[1]["breakdown"]["minors"] == []
+
+
+def test_a_possessive_or_quoted_name_puts_no_one_in_the_scene() -> None:
+    text = ("INT. HALL - DAY\n\nNELL (40) waves.\n\nNELL\nBye.\n\nINT. ATTIC - DAY\n\n"
+            "Nell's coat hangs on a hook. A sign reads \"NELL WAS HERE\".\n")
+    assert scenes(text)[1]["cast"] == []
+
+
+@pytest.mark.parametrize("cue, names, voice", [
+    ("PA SYSTEM (FEMALE V.O.)", ["PA SYSTEM"], "vo"), ("AGENT (RADIO V.O.)", ["AGENT"], "device"),
+    ("NELL (V.0.)", ["NELL"], "vo"), ("A MAN'S VOICE", ["A MAN'S VOICE"], "os"),
+    ("STRIKER'S THOUGHTS", ["STRIKER"], "vo"),
+])
+def test_voices_word_by_word(cue: str, names: list[str], voice: str) -> None:
+    el = next(e for e in scenes(f"INT. HALL - DAY\n\nFog.\n\n{cue}\nHello.\n")[0]["elements"] if e["kind"] == "character")
+    assert (el["names"], el.get("voice")) == (names, voice)
+
+
+def test_everyone_but_is_a_group() -> None:
+    el = next(e for e in scenes("INT. HALL - DAY\n\nFog.\n\nEVERYONE BUT JEFF\nNo!\n")[0]["elements"]
+              if e["kind"] == "character")
+    assert el["names"] == [] and el["group"] == "all"
+
+
+def test_cards_flashbacks_and_act_ends() -> None:
+    text = ("INT. HALL - DAY\n\nFog.\n\nEND ACT ONE\n\nTITLES: ONE WEEK LATER\n\nINT. HALL - NIGHT\n\nRain.\n\n"
+            "FLASHBACK TO:\n\nEXT. FIELD - DAY\n\nA kite.\n")
+    sc = scenes(text)
+    kinds = [(e["kind"], e["text"]) for e in sc[0]["elements"]]
+    assert ("structure", "END ACT ONE") in kinds and ("card", "TITLES: ONE WEEK LATER") in kinds
+    assert sc[1]["time_jump"] == "ONE WEEK LATER" and sc[2]["modifiers"] == ["FLASHBACK"]
+
+
+def test_a_line_in_capitals_alone_is_a_shot_but_an_exclamation_is_not() -> None:
+    el = scenes("EXT. HIGHWAY - DAY\n\nTrucks.\n\nTHE TRUCK.\n\nIt swerves.\n\nBOOM!\n")[0]["elements"]
+    assert [(e["kind"], e.get("subject")) for e in el] == [
+        ("action", None), ("slug", "THE TRUCK"), ("action", None), ("action", None)]
+
+
+@pytest.mark.parametrize("text, category, never", [
+    ("He moves like a zombie.", "makeup", "zombie"), ("She hangs up the phone.", "stunts", "hangs"),
+    ("Riding shotgun, Kai laughs.", "weapons", "shotgun"), ("A sign: \"FREE PARKING\" is bolted on the wall.",
+                                                             "props", "FREE PARKING"),
+    ("The light is BLINKING.", "sound", "BLINKING"),
+])
+def test_audit_breakdown_false_positives(text: str, category: str, never: str) -> None:
+    assert never not in breakdown_of(f"INT. HALL - DAY\n\n{text}\n").get(category, [])
+
+
+def test_car_makes_are_vehicles_not_inserts() -> None:
+    bd = breakdown_of("EXT. ROAD - DAY\n\nA battered MAZDA pulls up.\n")
+    assert bd.get("vehicles") == ["MAZDA"] and "props" not in bd

@@ -81,7 +81,7 @@ TOP: dict[str, dict[str, Any]] = {
     "reading.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                      "heading": {"separators", "light_qualifiers", "continuations", "simultaneous", "time_jumps",
                                  "time_jump_pattern", "weekday_pattern", "modifiers", "year_pattern", "rooms", "lights",
-                                 "clock_pattern", "clock_day_from", "clock_night_from"},
+                                 "clock_pattern", "clock_day_from", "clock_night_from", "shot_starts", "buildings"},
                      "slug": {"starts", "contains", "framing"}, "structure": {"labels", "label_pattern", "cards"},
                      "transition": {"terms", "openers", "flashback"}, "intercut": {"markers"},
                      "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device", "voice_names"}},

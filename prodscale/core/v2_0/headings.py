@@ -53,7 +53,10 @@ class Vocabulary:
     modifiers: frozenset[str]
     year_re: re.Pattern[str]
     rooms: frozenset[str]
+    buildings: frozenset[str]
     weekday_re: re.Pattern[str]
+    shot_starts: tuple[str, ...]
+    shot_contains: tuple[str, ...]
     clock_re: re.Pattern[str]
     clock_day: tuple[int, int]
 
@@ -80,7 +83,10 @@ def vocabulary(data: dict[str, Any]) -> Vocabulary:
         modifiers=frozenset(norm(w) for w in h["modifiers"]),
         year_re=re.compile(h["year_pattern"]),
         rooms=frozenset(norm(w) for w in h.get("rooms", [])),
+        buildings=frozenset(norm(w) for w in h.get("buildings", [])),
         weekday_re=re.compile(h["weekday_pattern"]),
+        shot_starts=tuple(norm(w) for w in h.get("shot_starts", [])),
+        shot_contains=tuple(w.upper() for w in data["slug"]["contains"]),
         clock_re=re.compile(h["clock_pattern"]),
         clock_day=(int(h["clock_day_from"]), int(h["clock_night_from"])),
     )
@@ -126,6 +132,7 @@ class HeadingReading:
     time_jump: str | None
     modifiers: list[str] = field(default_factory=list)
     time_words: list[str] = field(default_factory=list)   # the time segments as written, in order
+    shot: str | None = None    # "INT. HOSPITAL - ANGLE - SGT. MCCOBB - DAY": a shot the heading asks for
 
     @property
     def location(self) -> str | None:
@@ -167,6 +174,11 @@ def classify(seg: str, v: Vocabulary) -> tuple[str, str]:
             return "continuation+light", light
         return "light", light
     return "place", seg
+
+
+def _building(place: str, v: Vocabulary) -> bool:
+    u = norm(place)
+    return bool(re.search(r"['’]S\b", u)) or any(w in v.buildings for w in u.split())
 
 
 @lru_cache(maxsize=8192)
@@ -214,7 +226,7 @@ def _read(rest: str, int_ext: str | None, v: Vocabulary) -> HeadingReading:
             places.extend(seg_places)   # "JOE'S DINER, BACK ROOM": the diner, its back room
         elif seg_places:
             places.append(", ".join(seg_places))   # "PEARSON, HARDMAN LAW FIRM" is one place
-    if len(places) > 1 and norm(places[0]) in v.rooms and norm(places[1]) not in v.rooms:
+    if len(places) > 1 and norm(places[0]) in v.rooms and norm(places[1]) not in v.rooms and _building(places[1], v):
         places[0], places[1] = places[1], places[0]   # "BATHROOM - DEXTER'S APARTMENT": the apartment is the set
     for m in list(mods):
         kind, value = classify(m, v)
@@ -228,6 +240,12 @@ def _read(rest: str, int_ext: str | None, v: Vocabulary) -> HeadingReading:
             if kind.startswith("jump") and out.time_jump is None:
                 out.time_jump = m
     out.modifiers = sorted(set(mods), key=mods.index)
+    for k in range(1, len(places)):   # a camera direction in the heading ends the place
+        u = norm(places[k])
+        if any(u == w or u.startswith(w + " ") for w in v.shot_starts) or any(c in u for c in v.shot_contains):
+            out.shot = " - ".join(places[k:])
+            places = places[:k]
+            break
     if places:
         out.set = places[0]
         out.area = " - ".join(places[1:]) or None
@@ -240,4 +258,4 @@ def read_heading(rest: str, int_ext: str | None, data: dict[str, Any]) -> Headin
     """Read the text after a heading's prefix (``rest``) with ``reading.toml`` (``data``)."""
     r = _read(rest, int_ext, vocabulary(data))
     return HeadingReading(r.int_ext, r.set, r.area, r.light, r.day_night, r.continuation, r.time_jump,
-                          list(r.modifiers), list(r.time_words))
+                          list(r.modifiers), list(r.time_words), r.shot)

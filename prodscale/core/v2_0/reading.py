@@ -214,7 +214,7 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     n = norm(name)
     if n in lex.everyone or n in lex.both or any(n.startswith(f"{e} BUT ") for e in lex.everyone):
         return []
-    m = re.match(r"^(.+?)['’]S (?:THOUGHTS|INNER VOICE|VOICE)$", n)
+    m = re.match(r"^(.+?)['’]S (?:THOUGHTS|INNER VOICE)$", n)
     if m:
         return [m.group(1)]   # STRIKER'S THOUGHTS: Striker, heard
     parts = [p.strip(" .,") for p in lex.joiners.split(name)]
@@ -410,6 +410,8 @@ def _blocks(story: Story, data: dict[str, Any], prefixes: tuple[str, ...],
         current = Block(sc.heading, sc.heading_span.to_dict(), sc.number, sc.forced, int_ext, reading,
                         last_line=sc.span.end_line)
         blocks.append(current)
+        if reading.shot:   # the heading's own camera direction frames the scene's first shot
+            current.elements.append(_slug_element(reading.shot, sc.heading_span.to_dict(), lex, "heading"))
         pending.extend(sc.elements)
     flush()
     shown = [e for e in prologue.elements if e["kind"] in _FILMABLE] or prologue.elements
@@ -518,8 +520,8 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             for m in carried:
                 if m not in b.reading.modifiers:
                     b.reading.modifiers.append(m)
-            if jumped and b.reading.time_jump is None and b.reading.light is None:
-                b.reading.time_jump = jumped
+            if jumped and b.reading.time_jump is None:
+                b.reading.time_jump = jumped   # a new day: nothing carries its light over
                 prev_light = prev_dn = None
             carried, jumped = [], None
         for e in b.elements:
