@@ -332,9 +332,9 @@ class Registry:
         alts = sorted(forms, key=lambda f: (-len(f), f))
         pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(f) for f in alts) + r")(?![\w-])", re.I) \
             if alts else None
-        words = frozenset(w for n in [*speakers, *intros] for w in _name_words(n, lx) if len(w) >= 3)
+        name_words = frozenset(w for n in [*speakers, *intros] for w in _name_words(n, lx) if len(w) >= 3)
         timeline = [(pos, forms.get(name, name), age) for pos, name, age in intro_ages]
-        return cls(names=names, forms=forms, ages=ages, pattern=pattern, name_words=words, intro_ages=timeline)
+        return cls(names=names, forms=forms, ages=ages, pattern=pattern, name_words=name_words, intro_ages=timeline)
 
     def canonical(self, cue_name: str) -> str:
         """The character a cue's name (as written) is."""
@@ -371,7 +371,7 @@ class Registry:
 
 
 def _line_of(el: dict[str, Any], offset: int) -> int:
-    return int(el["span"]["start_line"]) + el["text"].count("\n", 0, offset)
+    return int(el["span"]["start_line"]) + int(str(el["text"]).count("\n", 0, offset))
 
 
 def _determined(before: str, lx: Lists) -> bool:
@@ -479,8 +479,8 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
         quotes = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]   # signs, headlines, cards
         noted = bool(re.match(r"\s*(?:\*\*)?(?:NOTE|SUBTITLES?|TITLE|CAPTION)\b", text, re.I))
         # listed words, any case: non-overlapping, longest first
-        for h, cat in listed(text, lx):
-            tag(cat, h.text.lower() if not h.text.isupper() else h.text, _line_of(el, h.start), "words")
+        for h, listed_cat in listed(text, lx):
+            tag(listed_cat, h.text.lower() if not h.text.isupper() else h.text, _line_of(el, h.start), "words")
         # capitalised runs
         for run in runs(text, lx):
             words = run.text.upper().split()

@@ -332,12 +332,12 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
             elif structure_kind(text, lex):
                 out.append({**d, "kind": structure_kind(text, lex), "text": text.strip()})
             elif not _LOWER.search(first) and slug_phrase(first, lex) is not None and first.strip()[:1].isalpha():
-                s = el.span
-                fspan = _span(s.start_line, s.start_col, s.start_line, s.start_col + len(first))
+                sp = el.span
+                fspan = _span(sp.start_line, sp.start_col, sp.start_line, sp.start_col + len(first))
                 out.append(_slug_element(first, fspan, lex, "action"))
                 if rest.strip():
-                    out.append({"kind": ACTION, "text": rest, "span": _span(s.start_line + 1, 1, s.end_line,
-                                                                            s.end_col)})
+                    out.append({"kind": ACTION, "text": rest, "span": _span(sp.start_line + 1, 1, sp.end_line,
+                                                                            sp.end_col)})
             elif not rest.strip() and _is_shot_line(first, lex):
                 # a line in capitals standing alone (THE TRUCK., A RIVER.): a shot, as afterwriting's
                 # "shot" element is, not action whose words become inserts

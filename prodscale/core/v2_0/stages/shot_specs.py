@@ -121,7 +121,7 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
 
     def speakers_of(b: dict[str, Any], recent: list[str]) -> list[str]:
         if b["names"]:
-            return b["names"]
+            return list(b["names"])
         if b["group"] == "both":
             found = recent[-2:] if len(recent) >= 2 else list(present[:2])
         else:
@@ -313,8 +313,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
 
     setups: dict[tuple[Any, ...], int] = {}
     for i, s in enumerate(shots):
-        key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
-        s["setup"] = setups.setdefault(key, len(setups) + 1)
+        setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
+        s["setup"] = setups.setdefault(setup_key, len(setups) + 1)
         s["id"] = shot_letter(i)
         s["index"] = i + 1
     return shots, sort_diags(diags)
