@@ -143,7 +143,7 @@ def test_stats_json_and_the_manifest_summary(studio: Path) -> None:
     assert names["PELL"]["speeches"] == 1 and names["PELL"]["words"] == 3 and names["PELL"]["scene_count"] == 2
     assert names["NELL"]["dialogue_share"] == "37.5%"   # 3 of 8 words spoken ("Hello!" counts for both)
     assert stats["counts"] == {"int_ext": {"INT": 2}, "day_night": {"NIGHT": 2}}
-    assert stats["locations"] == [{"set": "STUDIO", "scenes": ["1", "2"], "lights": {"NIGHT": 2}}]
+    assert stats["locations"] == [{"set": "STUDIO", "int_ext": "INT", "scenes": ["1", "2"], "lights": {"NIGHT": 2}}]
     text = (studio / "build" / "studio" / "manifest.txt").read_text(encoding="utf-8")
     assert f"Script Length: {P.show_eighths(stats['pages_eighths'])} pages (US Letter, 2 scenes)" in text
     assert "Runtime Estimate: " in text

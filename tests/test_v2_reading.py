@@ -395,3 +395,14 @@ def test_audit_breakdown_false_positives(text: str, category: str, never: str) -
 def test_car_makes_are_vehicles_not_inserts() -> None:
     bd = breakdown_of("EXT. ROAD - DAY\n\nA battered MAZDA pulls up.\n")
     assert bd.get("vehicles") == ["MAZDA"] and "props" not in bd
+
+
+def test_an_establishing_heading_takes_the_light_of_the_scene_it_opens() -> None:
+    sc = scenes("INT. BAR - NIGHT\n\nDrinks.\n\nEXT. LOS ANGELES - ESTABLISHING\n\nINT. YOGA STUDIO - DAY\n\nMats.\n")
+    assert [(s["light"], s["light_from"]) for s in sc] == [("NIGHT", "heading"), ("DAY", "next scene"),
+                                                           ("DAY", "heading")]
+
+
+def test_a_lone_camera_word_as_a_cue_is_a_slug() -> None:
+    el = scenes("INT. CABIN - NIGHT\n\nFog.\n\nANGLE\nPassengers listen.\n")[0]["elements"]
+    assert [e["kind"] for e in el] == ["action", "slug", "action"]

@@ -42,7 +42,8 @@ def render(stats: dict[str, Any], scenes: bool) -> str:
     out.append(f"  {'location':40} {'scenes':>6}  lights")
     for loc in stats["locations"][:15]:
         lights = ", ".join(f"{k} {v}" for k, v in sorted(loc["lights"].items()))
-        out.append(f"  {loc['set'][:40]:40} {len(loc['scenes']):>6}  {lights}")
+        where = f"{loc.get('int_ext') or '?'}. {loc['set']}"
+        out.append(f"  {where[:40]:40} {len(loc['scenes']):>6}  {lights}")
     if scenes:
         out.append(f"  {'scene':>6}  {'length':>7}  {'time':>7}  heading")
         for s in stats["scenes"]:

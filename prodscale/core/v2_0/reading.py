@@ -230,10 +230,16 @@ def is_slug_cue(name: str, lex: Lexicon) -> bool:
     for c in lex.slug_contains:
         if c in u:
             return True
+    if u in _LONE_SLUGS:
+        return True   # ANGLE, INSERT, REVERSE standing as a cue: a slug, not a character named ANGLE
     for p in lex.slug_starts:
         if _starts_with(u, p):
             return u != p or " " in p
     return False
+
+
+_LONE_SLUGS = frozenset({"ANGLE", "INSERT", "WIDER", "CLOSER", "REVERSE", "POV", "CLOSEUP", "CLOSE-UP",
+                         "REVERSE ANGLE", "NEW ANGLE", "BACK TO SCENE"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,6 +482,18 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
     return out
 
 
+def _opens_next(b: Block, r: HeadingReading) -> bool:
+    """An establishing heading, or a scene with nothing but transitions and structure in it."""
+    return "ESTABLISHING" in r.modifiers or not any(e["kind"] in (ACTION, CHARACTER, SLUG) for e in b.elements)
+
+
+def _next_light(blocks: list[Block], i: int) -> tuple[str, str | None] | None:
+    for b in blocks[i + 1:]:
+        if b.reading is not None:
+            return (b.reading.light, b.reading.day_night) if b.reading.light else None
+    return None
+
+
 def _card_jump(text: str, data: dict[str, Any]) -> str | None:
     """The time jump a title card announces ("TITLES: ONE WEEK LATER", "SMALL TITLE: (2 YEARS LATER)")."""
     from prodscale.core.v2_0.headings import classify, vocabulary
@@ -544,6 +562,11 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
                 light, dn, light_from = r.light, r.day_night, "heading"
             elif r.continuation is not None and prev_light is not None:
                 light, dn, light_from = prev_light, prev_dn, "continuation"
+            elif r.time_jump is None and r.continuation is None and _opens_next(b, r) and \
+                    (nxt := _next_light(blocks, i)) is not None:
+                # an establishing view with no light of its own (EXT. LOS ANGELES - ESTABLISHING): it opens
+                # the scene after it, and takes that scene's light
+                light, dn, light_from = nxt[0], nxt[1], "next scene"
             elif r.time_jump is None and r.continuation is None and prev_light is not None:
                 # no time at all: the light of the scene before, as a 1st AD would assume (PS404 says so)
                 light, dn, light_from = prev_light, prev_dn, "assumed"

@@ -120,8 +120,9 @@ def statistics(story: dict[str, Any], scenes: list[dict[str, Any]], numbers: lis
         if not sc.get("prologue"):
             for group, key in (("int_ext", sc.get("int_ext") or "UNKNOWN"), ("day_night", sc.get("day_night") or "UNKNOWN")):
                 counts[group][key] = counts[group].get(key, 0) + 1
-            loc = locations.setdefault(sc.get("set") or "(no place)", {"set": sc.get("set") or "(no place)",
-                                                                        "scenes": [], "lights": {}})
+            where = sc.get("set") or "(no place)"   # a set is an interior or an exterior: EXT and INT apart
+            loc = locations.setdefault(f"{sc.get('int_ext') or ''} {where}",
+                                       {"set": where, "int_ext": sc.get("int_ext"), "scenes": [], "lights": {}})
             loc["scenes"].append(number)
             dn = sc.get("day_night") or "UNKNOWN"
             loc["lights"][dn] = loc["lights"].get(dn, 0) + 1
