@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "lock": "prodscale.cli.lock_cmd:group",
     "jobs": "prodscale.cli.jobs_cmd:group",
     "stats": "prodscale.cli.stats_cmd:command",
+    "diagnostics": "prodscale.cli.diagnostics_cmd:command",
 }
 
 

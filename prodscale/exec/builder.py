@@ -43,6 +43,16 @@ _CODE_FILES = ("core/fountain.py", "core/fountain_inline.py", "core/text.py", "c
                "core/engines.py", "core/manifest.py")
 
 
+def finding_codes(diagnostics: list[dict[str, Any]]) -> dict[str, int]:
+    """Unacknowledged errors and warnings per code: {"E:PS101": 2, "W:PS406": 5}."""
+    out: dict[str, int] = {}
+    for d in diagnostics:
+        if d.get("severity") in ("error", "warning") and "acknowledged" not in d:
+            key = f"{'E' if d['severity'] == 'error' else 'W'}:{d['code']}"
+            out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def code_fingerprint(dirs: tuple[str, ...] = _CODE_DIRS, files_: tuple[str, ...] = _CODE_FILES) -> str:
     """Digest of the code that shapes outputs, so a changed implementation re-checks every story."""
     base = Path(__file__).resolve().parents[1]
@@ -107,6 +117,8 @@ class StoryOutcome:
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     rel_path: str = ""
     text: str | None = None
+    codes: dict[str, int] = field(default_factory=dict)   # see StoryRecord.codes
+    fresh: bool = False   # compiled by this build (an up-to-date story's findings are summarised, not replayed)
 
 
 @dataclass
@@ -636,7 +648,7 @@ class Builder:
                                           "from version control")
             report.cached += rec.counts.get("actions", 0)
             report.stories[sf.name] = StoryOutcome(sf.name, rec.status, engine, rel_path=sf.rel_path,
-                                                   counts=dict(rec.counts))
+                                                   counts=dict(rec.counts), codes=dict(rec.codes))
             if rec.stat != st:
                 rec.stat = st
                 self.state_dirty = True
@@ -785,15 +797,16 @@ class Builder:
         self.lock().stories[sf.name] = committed.lock_entry
         counts = {"actions": job.n_actions, "scenes": len(job.units), "errors": int(summary.get("errors", 0)),
                   "warnings": int(summary.get("warnings", 0))}
+        codes = finding_codes(committed.record.get("diagnostics", []))
         self.state.stories[sf.name] = StoryRecord(
             path=sf.rel_path, stat=job.st, text_digest=job.text_digest, story_key=job.key, engine=job.engine,
             status=summary["status"], outputs=dict(committed.outputs),
             output_stats={f: FileStat.from_list(v) for f, v in committed.stats.items()}, counts=counts,
-            parts=self.last_parts.get(sf.name) or {}, lock_entry=dict(committed.lock_entry))
+            parts=self.last_parts.get(sf.name) or {}, lock_entry=dict(committed.lock_entry), codes=codes)
         self.state_dirty = True
         # diagnostics are not held for thousands of stories: whoever shows them reads diagnostics.json
         report.stories[sf.name] = StoryOutcome(sf.name, summary["status"], job.engine, counts=dict(counts),
-                                               rel_path=sf.rel_path)
+                                               rel_path=sf.rel_path, codes=dict(codes), fresh=True)
 
     def _needed(self, story: str, units: list[Any], engine: Any, sub: list[Target]) -> set[str] | None:
         if not sub:

@@ -44,6 +44,9 @@ class StoryRecord:
     counts: dict[str, int] = field(default_factory=dict)  # actions, scenes, errors, warnings
     parts: dict[str, Any] = field(default_factory=dict)   # the components of story_key (for `status`)
     lock_entry: dict[str, str] = field(default_factory=dict)  # what prodscale.lock must say of the story
+    # unacknowledged findings per code ("E:PS101" errors, "W:PS406" warnings): what a build summarises of an
+    # up-to-date story without reading its diagnostics.json
+    codes: dict[str, int] = field(default_factory=dict)
     # the record as it was read from state.json (with its "parts_ref"), while nothing changed it:
     # saving a thousand records then re-serializes only the few a build touched
     loaded: dict[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -62,7 +65,7 @@ class StoryRecord:
         return {"path": self.path, "stat": self.stat.to_list(), "text_digest": self.text_digest,
                 "story_key": self.story_key, "engine": self.engine, "status": self.status,
                 "outputs": self.outputs, "output_stats": {k: v.to_list() for k, v in self.output_stats.items()},
-                "counts": self.counts, "parts": self.parts, "lock_entry": self.lock_entry}
+                "counts": self.counts, "parts": self.parts, "lock_entry": self.lock_entry, "codes": self.codes}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StoryRecord":
@@ -70,7 +73,8 @@ class StoryRecord:
                    story_key=d["story_key"], engine=d["engine"], status=d["status"], outputs=dict(d["outputs"]),
                    output_stats={k: FileStat.from_list(v) for k, v in d["output_stats"].items()},
                    counts={k: int(v) for k, v in d.get("counts", {}).items()}, parts=d.get("parts", {}),
-                   lock_entry=dict(d.get("lock_entry", {})))
+                   lock_entry=dict(d.get("lock_entry", {})),
+                   codes={str(k): int(v) for k, v in (d.get("codes") or {}).items()})
 
 
 class BuildState:
