@@ -27,9 +27,15 @@ PLACES = ("WORKSHOP", "HARBOUR", "KITCHEN", "LIBRARY", "ROOFTOP", "GARDEN", "STA
 TIMES = ("DAY", "NIGHT", "DUSK", "DAWN")
 
 
+WARN_EVERY = 0   # with --warnings: one scene in WARN_EVERY has a heading without a time of day (a warning)
+
+
 def scene_text(story: int, scene: int) -> str:
     place = PLACES[(story + scene) % len(PLACES)]
     time_of_day = TIMES[scene % len(TIMES)]
+    if WARN_EVERY and scene % WARN_EVERY == 0:
+        return (f"INT. {place} {scene}\n\nNELL waits by the door with a brass LANTERN, scene {scene}.\n\n"
+                f"NELL\nStill nothing, story {story}.\n\n")
     ie = "EXT." if scene % 3 == 0 else "INT."
     return (f"{ie} {place} {scene} - {time_of_day}\n\n"
             f"NELL waits by the door with a brass LANTERN. OSKAR sorts a box of old maps, scene {scene}.\n\n"
@@ -245,7 +251,7 @@ def task_step():
 
 def scale_section(work: Path, n: int, m: int, engine: str, repeat: int, reuse: bool) -> tuple[float, float, float]:
     """(cold, no-op, edit) seconds of one engine on an n x m project."""
-    proj = work / f"prodscale-{engine}"
+    proj = work / f"prodscale-{engine}" if not WARN_EVERY else work / f"prodscale-{engine}-warnings"
     print(f"# engine {engine}: {n} stories x {m} scenes = {n * m} scenes")
     cold = float("nan")
     if reuse and (proj / ".prodscale" / "state.json").exists():
@@ -284,6 +290,9 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true", help="only the parallel comparison")
     ap.add_argument("--reuse", action="store_true", help="skip the cold build when the project was built before "
                                                          "(to re-measure the no-op and the edit only)")
+    ap.add_argument("--warnings", type=int, default=0, metavar="K",
+                    help="give one scene in K a heading without a time of day (a warning), to measure a no-op "
+                         "of stories that carry warnings")
     ap.add_argument("--engines", default="1.0.0",
                     help="comma-separated engines to measure one after the other in this run (e.g. 1.1.0,2.0.0)")
     ap.add_argument("--no-bytecode-cache", action="store_true",
@@ -299,6 +308,8 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         print("python: default bytecode caching (__pycache__)")
     repeat = 1 if args.quick else 5
+    global WARN_EVERY
+    WARN_EVERY = args.warnings
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     if args.parallel != "skip":

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -50,19 +51,42 @@ class RuleSet:
         self._data = data
 
     @property
-    def data(self) -> dict[str, Any]:
-        """File name -> parsed TOML."""
-        if self._data is None or len(self._data) != len(self.texts):
-            parsed = dict(self._data or {})
-            for name, text in self.texts.items():
-                if name not in parsed:
-                    parsed[name] = _parse_rule_file(self.version, name, text)
-            self._data = parsed
-        return self._data
+    def data(self) -> Mapping[str, Any]:
+        """File name -> parsed TOML, each file parsed when first read (a one-scene edit reads the files
+        its reader and stages use, not explain.toml)."""
+        return _Parsed(self)
 
     @cached_property
     def digest(self) -> str:
         return digest_obj(self.digests)
+
+
+class _Parsed(Mapping[str, Any]):
+    """A rule set's parsed files as a read-only mapping, parsing on first access and keeping the result."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rules = rules
+
+    def __getitem__(self, name: str) -> Any:
+        cache = self._rules._data
+        if cache is None:
+            cache = self._rules._data = {}
+        if name not in cache:
+            if name not in self._rules.texts:
+                raise KeyError(name)
+            cache[name] = _parse_rule_file(self._rules.version, name, self._rules.texts[name])
+        return cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules.texts)
+
+    def __len__(self) -> int:
+        return len(self._rules.texts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _parse_rule_file(version: str, name: str, text: str) -> Any:
