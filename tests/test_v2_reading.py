@@ -347,8 +347,9 @@ def test_an_age_after_a_surname_makes_a_minor_and_a_later_age_rebases_it() -> No
 
 def test_a_possessive_or_quoted_name_puts_no_one_in_the_scene() -> None:
     text = ("INT. HALL - DAY\n\nNELL (40) waves.\n\nNELL\nBye.\n\nINT. ATTIC - DAY\n\n"
-            "Nell's coat hangs on a hook. A sign reads \"NELL WAS HERE\".\n")
-    assert scenes(text)[1]["cast"] == []
+            "Nell's letters lie on the desk. A sign reads \"NELL WAS HERE\".\n\nINT. CELLAR - DAY\n\nNell's hands shake.\n")
+    sc = scenes(text)
+    assert sc[1]["cast"] == [] and [c["name"] for c in sc[2]["cast"]] == ["NELL"]
 
 
 @pytest.mark.parametrize("cue, names, voice", [

@@ -77,6 +77,8 @@ class Lists:
     adjectives: frozenset[str]
     not_props: frozenset[str]          # body parts and places: framed or a set, never a prop
     qualifiers: frozenset[str]         # YOUNG, OLD, LITTLE, ...: YOUNG EDWARD is not EDWARD
+    body: frozenset[str]               # body parts: "Walt's hands" shows Walt
+    worn: frozenset[tuple[str, ...]]   # wardrobe words, folded
 
 
 @per_rule_data
@@ -105,6 +107,8 @@ def lists(data: dict[str, Any]) -> Lists:
         adjectives=frozenset(w.upper() for w in words["adjectives"]),
         not_props=frozenset(w.upper() for w in [*words["body"], *words["places"]]),
         qualifiers=frozenset(w.upper() for w in data["cast"]["qualifiers"]),
+        body=frozenset(w.upper() for w in words["body"]),
+        worn=frozenset(tuple(_words(fold_term(w))) for w in data["categories"].get("wardrobe", [])),
     )
 
 
@@ -411,14 +415,23 @@ def _category(phrase: str, lx: Lists) -> str | None:
 _QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")
 
 
-def _present_mentions(text: str, registry: Registry) -> list[tuple[int, str]]:
-    """The characters a text shows: a name alone, not in a possessive ("Krazy-8's cash" names whose
-    cash it is) nor inside quotes (a sign, a card, a headline)."""
+_NEXT_WORD = re.compile(r"['’][sS]\s+([\w-]+)(?:\s+([\w-]+))?")
+
+
+def _present_mentions(text: str, registry: Registry, lx: Lists) -> list[tuple[int, str]]:
+    """The characters a text shows: a name alone, or a possessive of the body or of what one wears
+    ("Walt's hands", "Nell's coat" on her); not another possessive ("Krazy-8's cash" names whose cash it
+    is) nor a name inside quotes (a sign, a card, a headline)."""
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
     out = []
     for start, end, name in registry.mentions(text):
-        if text[end:end + 2].lower() in ("'s", "’s") or any(a <= start < b for a, b in quoted):
+        if any(a <= start < b for a, b in quoted):
             continue
+        if text[end:end + 2].lower() in ("'s", "’s"):
+            m = _NEXT_WORD.match(text, end)
+            words = [w.upper() for w in (m.groups() if m else ()) if w]   # "Walt's eyes", "Walt's left hand"
+            if not any(w in lx.body or (fold_term(w),) in lx.worn or w in ("POV", "P.O.V.") for w in words):
+                continue
         out.append((start, name))
     return out
 
@@ -466,7 +479,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             continue
         text = clean(el.get("subject") or el["text"]) if k == "slug" else clean(el["text"])
         shown: list[str] = []
-        for off, name in _present_mentions(text, registry):
+        for off, name in _present_mentions(text, registry, lx):
             person(name, _line_of(el, off), shown=True)
             if name not in shown:
                 shown.append(name)
