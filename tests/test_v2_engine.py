@@ -255,3 +255,59 @@ def test_a_preview_engines_code_is_in_its_action_keys(studio: Path, capsys, monk
     monkeypatch.setattr(Builder, "preview_code", lambda self, engine: "0123456789abcdef" if engine.preview else "")
     code, rep = build_json(capsys, studio, "studio#1:shot_specs")
     assert rep["executed"] == ["studio#1:sanitize", "studio#1:shot_specs"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage (engine 2.0.0 part 2, first steps)
+# ---------------------------------------------------------------------------------------------
+
+def compile_one(tmp_path: Path, capsys, text: str) -> list[dict[str, Any]]:
+    root = make_project(tmp_path / "c", {"c": text}, CONFIG_2)
+    build_json(capsys, root)
+    return shots_of(root, "c")
+
+
+def test_a_set_is_established_once_per_sequence(tmp_path: Path, capsys) -> None:
+    text = ("INT. KITCHEN - DAY\n\nTea.\n\nEXT. GARDEN - DAY\n\nRoses.\n\nINT. KITCHEN - DAY\n\nMore tea.\n\n"
+            "INT. KITCHEN - THE NEXT MORNING\n\nCold tea.\n")
+    est = [s["location"] for s in compile_one(tmp_path, capsys, text) if s["kind"] == "establishing"]
+    assert est == ["KITCHEN", "GARDEN", "KITCHEN"]   # not on the return the same day; again the next day
+
+
+def test_voice_over_rides_on_the_picture(tmp_path: Path, capsys) -> None:
+    text = "EXT. PIER - DUSK\n\nGulls circle the empty pier.\n\nNARRATOR (V.O.)\nIt began here.\n"
+    shots = compile_one(tmp_path, capsys, text)
+    assert not [s for s in shots if s["kind"] in ("listener", "cutaway")]
+    gulls = next(s for s in shots if s["description"].startswith("Gulls"))
+    assert gulls["audio"] == "V.O.: NARRATOR" and gulls["narration"][0]["text"] == "It began here."
+
+
+def test_an_intercut_call_is_singles_in_each_place(tmp_path: Path, capsys) -> None:
+    text = ("INT. ORLA'S FLAT - NIGHT\n\nORLA (30) dials.\n\nORLA\nPick up.\n\nINTERCUT WITH:\n\n"
+            "INT. BRAM'S OFFICE - NIGHT\n\nBRAM (40) answers.\n\nBRAM\nIt's late.\n\nORLA\nI know.\n\nBRAM\nSo?\n")
+    talk = [s for s in compile_one(tmp_path, capsys, text) if s["speaking"] and "intercut" in s["notes"]]
+    assert [(s["speaking"], s["location"]) for s in talk] == [
+        (["BRAM"], "BRAM'S OFFICE"), (["ORLA"], "ORLA'S FLAT"), (["BRAM"], "BRAM'S OFFICE")]
+    assert all(len(s["subjects"]) == 1 and s["size"] not in ("2S", "OTS") for s in talk)
+
+
+def test_reactions_only_from_reactions_business_stays(tmp_path: Path, capsys) -> None:
+    text = ("INT. DESK - DAY\n\nPELL (30) and NELL (40) wait.\n\nPELL\n(picking up the phone)\nHello?\n\n"
+            "NELL\n(stunned)\nHe called.\n\nPELL\n(whispering)\nQuiet.\n")
+    shots = compile_one(tmp_path, capsys, text)
+    assert [s["description"] for s in shots if s["kind"] == "reaction"] == ["NELL reacts: stunned."]
+    hello = next(s for s in shots if s["dialogue"] and s["dialogue"][0]["text"] == "Hello?")
+    assert "business: picking up the phone" in hello["notes"]
+    quiet = next(s for s in shots if s["dialogue"] and s["dialogue"][0]["text"] == "Quiet.")
+    assert quiet["dialogue"][0]["delivery"] == "whispering"
+
+
+def test_inside_a_car_the_camera_rides_along(tmp_path: Path, capsys) -> None:
+    shots = compile_one(tmp_path, capsys, "INT. PELL'S CAR - NIGHT\n\nPELL (30) grips the wheel.\n\nPELL\nAlmost.\n")
+    assert {s["rig"] for s in shots if s["kind"] != "establishing"} == {"car mount"}
+
+
+def test_a_close_size_holds_one_person(tmp_path: Path, capsys) -> None:
+    text = "INT. HALL - DAY\n\nPELL (30), NELL (40) and ODA (20) wait.\n\nRADIO (O.S.)\nNews at six.\n"
+    listener = next(s for s in compile_one(tmp_path, capsys, text) if s["kind"] == "listener")
+    assert len(listener["subjects"]) == 3 and listener["size"] not in ("MCU", "CU", "ECU")

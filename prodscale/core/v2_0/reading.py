@@ -482,6 +482,12 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
     return out
 
 
+def _in_vehicle(r: HeadingReading, data: dict[str, Any]) -> bool:
+    """The set is a vehicle (INT. CAR, INT. WALT'S NISSAN SENTRA, INT. VAN - MOVING): the camera rides along."""
+    from prodscale.core.v2_0.cast import lists, listed
+    return any(cat == "vehicles" for _, cat in listed(" ".join(x for x in (r.set, r.area) if x), lists(data)))
+
+
 def _opens_next(b: Block, r: HeadingReading) -> bool:
     """An establishing heading, or a scene with nothing but transitions and structure in it."""
     return "ESTABLISHING" in r.modifiers or not any(e["kind"] in (ACTION, CHARACTER, SLUG) for e in b.elements)
@@ -532,6 +538,8 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
     prev_dn: str | None = None
     lex = lexicon(data)
     carried: list[str] = []     # modifiers a transition gives the next scene (FLASHBACK TO:)
+    established: set[tuple[str | None, str]] = set()   # (INT/EXT, set) established in this sequence
+    seq_dn: str | None = None
     jumped: str | None = None   # a title card's time jump ("TITLES: ONE WEEK LATER") for the next scene
     for i, b in enumerate(blocks):
         if b.reading is not None and (carried or jumped):
@@ -557,6 +565,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
         offset = first - 1
         last = max([b.last_line, first] + [e["span"]["end_line"] for e in b.elements])
         light = dn = light_from = None
+        establish = False
         if r is not None:
             if r.light is not None:
                 light, dn, light_from = r.light, r.day_night, "heading"
@@ -570,6 +579,14 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             elif r.time_jump is None and r.continuation is None and prev_light is not None:
                 # no time at all: the light of the scene before, as a 1st AD would assume (PS404 says so)
                 light, dn, light_from = prev_light, prev_dn, "assumed"
+            # a sequence: the scenes of one stretch of time; it ends at a time jump or a new day
+            # (night to day); a set is established once per sequence, on its first scene
+            if r.time_jump is not None or (seq_dn == "NIGHT" and dn in ("DAY", "DAWN")):
+                established.clear()
+            set_key = (b.int_ext, norm(r.set or ""))
+            establish = set_key not in established
+            established.add(set_key)
+            seq_dn = dn or seq_dn
             if light is not None:
                 prev_light, prev_dn = light, dn
             elif r.time_jump is not None:
@@ -597,7 +614,8 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             "time_of_day": light, "light": light, "day_night": dn, "light_from": light_from,
             "time_words": r.time_words if r else [], "continuation": r.continuation if r else None,
             "time_jump": r.time_jump if r else None, "modifiers": r.modifiers if r else [],
-            "intercut": intercut,
+            "intercut": intercut, "establish": bool(r is not None and establish),
+            "vehicle": bool(r is not None and _in_vehicle(r, rules["breakdown.toml"])),
             "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
             "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],
             "breakdown": {k: [{**x, "line": x["line"] - offset} for x in v] for k, v in cast["breakdown"].items()},

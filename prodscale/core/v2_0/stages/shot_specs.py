@@ -34,6 +34,21 @@ VERSION = 1
 _NEVER_FILMED = ("note", "section", "synopsis", "page_break", "structure")
 
 
+def _first_word(text: str) -> str:
+    words = text.split()
+    return words[0].casefold().strip(",.:;!?") if words else ""
+
+
+def _reaction(text: str, cfg: dict[str, Any]) -> bool:
+    """A parenthetical that describes a reaction (``(stunned)``, ``(laughs)``): a close-up of it."""
+    return _first_word(text) in {w.casefold() for w in cfg.get("reaction_words", [])}
+
+
+def _is_delivery(text: str, cfg: dict[str, Any]) -> bool:
+    """A delivery note (``(whispering)``, ``(beat)``): it travels with the line, no shot of its own."""
+    return not _is_reaction(f"({text})", cfg)
+
+
 def _items(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Speech blocks (a cue with its lines) and other elements, in order; never-filmed ones dropped."""
     items: list[dict[str, Any]] = []
@@ -44,12 +59,14 @@ def _items(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
             names = [n.upper() for n in (el.get("names") or [])]
             cur = {"type": "block", "names": names, "group": el.get("group"), "cue": el.get("name") or el["text"],
                    "extension": el.get("extension"), "voice": el.get("voice"), "dual": bool(el.get("dual")),
-                   "lines": [], "parentheticals": [], "span": el["span"]}
+                   "lines": [], "parentheticals": [], "delivery": {}, "span": el["span"]}
             items.append(cur)
             continue
         if k in ("dialogue", "parenthetical") and cur is not None:
             cur["span"] = _span_union(cur["span"], el["span"])
             (cur["lines"] if k == "dialogue" else cur["parentheticals"]).append(el)
+            if k == "parenthetical":
+                cur["delivery"][len(cur["lines"])] = clean(el["text"]).strip("() ")   # travels with the next line
             continue
         if k in _NEVER_FILMED:
             continue
@@ -99,9 +116,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
             if n not in present:
                 present.append(n)
 
-    # 1. establishing: a new place or a new moment (not a continuation), or an exterior
-    ext_set = {x.upper() for x in cfg["establishing_int_ext"]}
-    if not scene.get("prologue") and ((int_ext or "").upper() in ext_set or not scene.get("continuation")):
+    # 1. establishing: once per set and sequence (the reader decides: a new set, a new day, a time jump)
+    if not scene.get("prologue") and scene.get("establish"):
         where = ", ".join(x for x in (location, (light or "").lower()) if x)
         kind = "establishing_interior" if (int_ext or "").upper() == "INT" else "establishing"
         add("establishing", _setup(cfg, kind), heading_span, f"Establishing view of {where}.",
@@ -128,6 +144,13 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
             found = list(present) or list(recent)
         return found or [str(b["cue"]).upper()]   # ALL with nobody known yet: the cue itself
 
+    intercut = scene.get("intercut") or {}
+    parties: dict[str, str] = intercut.get("parties") or {}
+
+    def apart(names: list[str]) -> bool:
+        """Speakers of an INTERCUT in different places: never in one frame."""
+        return len({parties.get(n, location) for n in names}) > 1
+
     def flush_exchange() -> None:
         if not exchange:
             return
@@ -146,7 +169,9 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
             b = exchange[i]
             names = speakers_of(b, recent)
             pair = exchange[i + 1] if b["dual"] and i + 1 < len(exchange) and exchange[i + 1]["dual"] else None
-            lines = [{"character": b["cue"], "extension": b["extension"], "text": clean(el["text"])} for el in b["lines"]]
+            lines = [{"character": b["cue"], "extension": b["extension"], "text": clean(el["text"]),
+                      **({"delivery": b["delivery"][k]} if b["delivery"].get(k) else {})}
+                     for k, el in enumerate(b["lines"])]
             texts = [el["text"] for el in b["lines"]]
             span = b["span"]
             ms = dialogue_ms(texts, timing)
@@ -165,20 +190,46 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                 i += 2
                 continue
             who = " and ".join(names) if len(names) <= 2 else ", ".join(names)
+            if b["voice"] == "vo":
+                # narration is heard over the picture: it rides on the shot before it (or opens the scene
+                # over a view of the place), never a shot of whoever happens to stand there
+                target = next((sh for sh in reversed(shots) if sh["kind"] != "establishing"), None)
+                if target is not None:
+                    target.setdefault("narration", []).extend(lines)
+                    target["audio"] = (target["audio"] + "; " if target["audio"] not in ("sync", "ambience") else "") \
+                        + f"V.O.: {who}"
+                    target["duration_ms"] = _clamp(int(target["duration_ms"]) + ms, timing)
+                else:
+                    add("cutaway", _setup(cfg, "cutaway"), span, f"{location or 'The place'}, {who} heard over it (V.O.).",
+                        ms, [], [], lines, f"V.O.: {who}")
+                    shots[-1]["narration"] = shots[-1].pop("dialogue")
+                    shots[-1]["dialogue"] = []
+                recent.extend(n for n in names if n not in recent)
+                i += 1
+                continue
             if b["voice"]:
                 listeners = [p for p in present if p not in names]
                 tag = b["extension"] or b["voice"]
                 if listeners:
                     add("listener", _setup(cfg, "listener" if len(listeners) == 1 else "group"), span,
                         f"{', '.join(listeners)} listening as {who} is heard ({tag}).", ms, listeners, [], lines,
-                        f"dialogue ({tag})")
+                        f"dialogue ({tag}, off screen)")
                 else:
                     add("cutaway", _setup(cfg, "cutaway"), span, f"{location or 'The place'} as {who} is heard ({tag}).",
                         ms, [], [], lines, f"dialogue ({tag})")
             else:
                 note_present(names)
-                others = [s for s in on_camera if s not in names]
-                if len(names) > 1:
+                others = [s for s in on_camera if s not in names and not apart([s, *names])]
+                if parties and apart([*names, *on_camera]) and len(names) == 1:
+                    # INTERCUT: each party in their own place, alternating singles
+                    here = parties.get(names[0], location)
+                    kind, subjects = "dialogue", names
+                    setup = _setup(cfg, "single_first" if names[0] not in spoken else "single")
+                    desc = f"{who} speaks, at {here}."
+                    shot = add(kind, setup, span, desc, ms, subjects, names, lines, "dialogue",
+                               notes=["intercut"])
+                    shot["location"] = here
+                elif len(names) > 1:
                     kind, setup, subjects = "dialogue", _setup(cfg, "two_shot" if len(names) == 2 else "group"), names
                     desc = f"{who} speak together."
                 elif i == 0 and len(on_camera) == 2:
@@ -196,14 +247,17 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                 else:
                     kind, setup, subjects = "dialogue", _setup(cfg, "single"), names
                     desc = f"{who} speaks."
-                add(kind, setup, span, desc, ms, subjects, names, lines, "dialogue")
+                if not (parties and apart([*names, *on_camera]) and len(names) == 1):
+                    add(kind, setup, span, desc, ms, subjects, names, lines, "dialogue")
             spoken.update(names)
             recent.extend(n for n in names if n not in recent)
             for par in b["parentheticals"]:
-                if _is_reaction(par["text"], cfg) and len(names) == 1 and not b["voice"]:
-                    text = clean(par["text"]).strip("() ")
+                text = clean(par["text"]).strip("() ")
+                if _reaction(text, cfg) and len(names) == 1 and not b["voice"]:
                     add("reaction", _setup(cfg, "reaction"), par["span"], f"{names[0]} reacts: {text}.",
                         int(timing["reaction_ms"]), names, audio="sync")
+                elif text and not _is_delivery(text, cfg) and shots and shots[-1]["speaking"] == sorted(set(names)):
+                    shots[-1]["notes"].append(f"business: {text}")   # picking up the phone: in the speaking shot
             i += 1
         exchange.clear()
 
@@ -311,6 +365,14 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         slug_shot(slug, None)
     flush_exchange()
 
+    in_vehicle = (int_ext or "").upper() in ("INT", "INT/EXT") and bool(scene.get("vehicle"))
+    for sh in shots:
+        n = len(sh["subjects"])
+        if sh["size"] in ("MCU", "CU", "ECU") and n > 1:   # a close size holds one person
+            sh.update(_setup(cfg, "two_shot" if n == 2 else "group"))
+            sh["notes"].append(f"{n} people: not a close-up")
+        if in_vehicle and sh["kind"] != "establishing" and sh["rig"] in ("tripod", "dolly", "steadicam"):
+            sh["rig"] = "car mount"   # inside a car the camera rides with it
     setups: dict[tuple[Any, ...], int] = {}
     for i, s in enumerate(shots):
         setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
