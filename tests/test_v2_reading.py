@@ -407,3 +407,40 @@ def test_an_establishing_heading_takes_the_light_of_the_scene_it_opens() -> None
 def test_a_lone_camera_word_as_a_cue_is_a_slug() -> None:
     el = scenes("INT. CABIN - NIGHT\n\nFog.\n\nANGLE\nPassengers listen.\n")[0]["elements"]
     assert [e["kind"] for e in el] == ["action", "slug", "action"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Real people (PS107 on engine 2.0.0): a sourced list, depiction not mention
+# ---------------------------------------------------------------------------------------------
+
+def ps107(text: str) -> list[str]:
+    import test_v2_explain
+    result = test_v2_explain.compile_v2("Title: x\n\n" + text)
+    return [d["extra"]["match"] for d in result["diagnostics"] if d["code"] == "PS107"]
+
+
+@pytest.mark.parametrize("line, match", [
+    ("Abraham Lincoln walks in.", "Abraham Lincoln"), ("Gandhi sits by the loom.", "Gandhi"),
+    ("Martin Luther King Jr. speaks to the crowd.", "Martin Luther King Jr."), ("MLK waves.", "MLK"),
+    ("Napoleon surveys the field.", "Napoleon"), ("Taylor Swift sings.", "Taylor Swift"),
+])
+def test_real_people_shown_are_stopped(line: str, match: str) -> None:
+    assert ps107(f"INT. HALL - DAY\n\n{line}\n") == [match]
+
+
+@pytest.mark.parametrize("line", [
+    "She drives a Lincoln.", "He looks like Einstein.", "A poster of Einstein hangs there.", "Trump waves.",
+    "They meet at the Lincoln Memorial.", "Swift as a hare, she runs.", "A musk ox wanders past a cruise ship.",
+    "He does a Donald Trump voice.", "EDWARD (V.O.) hums.",
+])
+def test_mentions_comparisons_and_words_are_not_people(line: str) -> None:
+    assert ps107(f"INT. HALL - DAY\n\n{line}\n") == []
+
+
+def test_a_name_spoken_in_dialogue_is_a_mention_and_a_story_place_is_its_own() -> None:
+    assert ps107("INT. HALL - DAY\n\nNELL (40) reads.\n\nNELL\nAbraham Lincoln wrote this.\n") == []
+    assert ps107("EXT. ASHTON - DAY\n\nThe town of Ashton sleeps.\n") == []
+
+
+def test_a_real_person_as_a_character_is_stopped() -> None:
+    assert "LINCOLN" in ps107("INT. DEBATE HALL - NIGHT\n\nThe crowd hushes.\n\nLINCOLN\nFourscore.\n")

@@ -30,6 +30,7 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "existence": ({"terms"}, {"exceptions"}),
         "substitution": ({"swap"}, {"exceptions"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
+        "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
         "pattern": ({"pattern"}, {"exceptions", "min_digits"}),
         "control": (set(), {"extra_chars"}),
     },
@@ -152,7 +153,8 @@ def _check_rule(name: str, i: int, rule: Any, seen: set[str]) -> None:
     if missing:
         raise _fail(name, f"{where} (kind {rule['kind']}) is missing '{missing[0]}'")
     _unknown(name, where, set(rule), COMMON_REQUIRED | COMMON_OPTIONAL | req | opt)
-    for key in ("terms", "with", "exceptions", "unless", "when_int_ext", "when_time", "extra_chars"):
+    for key in ("terms", "with", "exceptions", "unless", "when_int_ext", "when_time", "extra_chars", "not_before",
+                "not_after"):
         if key in rule:
             _str_list(name, f"{where} {key}", rule[key])
     if "swap" in rule:
@@ -165,8 +167,13 @@ def _check_rule(name: str, i: int, rule: Any, seen: set[str]) -> None:
             raise _fail(name, f"{where} pattern does not compile: {err}") from None
 
 
-def validate_rule_file(name: str, data: dict[str, Any]) -> None:
+def validate_rule_file(name: str, data: Any) -> None:
     """Raise InputError unless ``data`` (the parsed ``name``) follows the rule data format."""
+    if name.endswith(".tsv"):   # a word list (engine 2.0.0's lists/): rows of the same width
+        widths = {len(row) for row in data}
+        if len(widths) > 1:
+            raise _fail(name, f"rows have {sorted(widths)} fields; every row needs the same number")
+        return
     if not isinstance(data, dict):
         raise _fail(name, "must be a TOML table")
     if name not in TOP:

@@ -90,6 +90,8 @@ class _Parsed(Mapping[str, Any]):
 
 
 def _parse_rule_file(version: str, name: str, text: str) -> Any:
+    if name.endswith(".tsv"):   # a word list: rows of tab-separated fields
+        return [line.split("\t") for line in text.split("\n") if line.strip() and not line.startswith("#")]
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -120,7 +122,7 @@ def load_rules(version: str, known: dict[str, str] | None = None) -> RuleSet:
     data: dict[str, Any] = {}
     digests: dict[str, str] = {}
     texts: dict[str, str] = {}
-    for path in sorted(folder.rglob("*.toml")):
+    for path in sorted([*folder.rglob("*.toml"), *folder.rglob("*.tsv")]):
         name = path.relative_to(folder).as_posix()
         raw = path.read_bytes()
         text = raw.decode("utf-8")

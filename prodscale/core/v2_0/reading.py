@@ -482,6 +482,22 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
     return out
 
 
+def _own_names(blocks: list[Block], registry: Any, rules: Any) -> list[str]:
+    """One-word real names that are this story's own places or characters (not the real person here)."""
+    if "lists/real_people.tsv" not in rules:
+        return []
+    from prodscale.core.v2_0.people import own_names
+    words: list[str] = []
+    for b in blocks:
+        if b.reading is not None:
+            words.extend(w for x in (b.reading.set, b.reading.area) if x for w in re.findall(r"[^\W\d_]+", x))
+    for name in registry.names:
+        parts = name.split()
+        if len(parts) > 1:   # a character's first or last name (WINSLOW of ED WINSLOW); a lone LINCOLN stays
+            words.extend(parts)
+    return own_names(words, rules["lists/real_people.tsv"])
+
+
 def _in_vehicle(r: HeadingReading, data: dict[str, Any]) -> bool:
     """The set is a vehicle (INT. CAR, INT. WALT'S NISSAN SENTRA, INT. VAN - MOVING): the camera rides along."""
     from prodscale.core.v2_0.cast import lists, listed
@@ -533,6 +549,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
     real = [i for i, b in enumerate(blocks) if b.reading is not None]
     intercuts = _resolve_intercuts(blocks, real)
     casts = [scene_cast(b.elements, registry, rules["breakdown.toml"], registry.ages_at(i)) for i, b in enumerate(blocks)]
+    own = _own_names(blocks, registry, rules)
     units: list[SceneUnit] = []
     prev_light: str | None = None
     prev_dn: str | None = None
@@ -616,6 +633,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             "time_jump": r.time_jump if r else None, "modifiers": r.modifiers if r else [],
             "intercut": intercut, "establish": bool(r is not None and establish),
             "vehicle": bool(r is not None and _in_vehicle(r, rules["breakdown.toml"])),
+            "own_names": own,
             "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
             "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],
             "breakdown": {k: [{**x, "line": x["line"] - offset} for x in v] for k, v in cast["breakdown"].items()},

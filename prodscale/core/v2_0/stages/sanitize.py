@@ -2,7 +2,9 @@
 
 The gates, the matching and the rewrites are 1.x's (:mod:`prodscale.core.stages.sanitize`, frozen).
 What 2.0.0 adds is what it scans: secondary slugs (``slug``) and title cards (``card``) are text a
-generator sees, as action is; structure labels (``ACT ONE``) are not.
+generator sees, as action is; structure labels (``ACT ONE``) are not. And the real-people check (PS107,
+kind ``names``) reads a sourced list of 6,903 people through :mod:`prodscale.core.v2_0.people`, on what is
+shown, not on what is said.
 
 Output: ``{"diagnostics", "rewrites", "scene", "blocked"}`` as in 1.x.
 """
@@ -16,6 +18,7 @@ import orjson
 from prodscale.core.stages import StageSpec
 from prodscale.core.stages._text import diag, sort_diags, sub_span
 from prodscale.core.stages.sanitize import _replacement, apply_rewrites, gate_rules, rules_for, scan, terms_may_match
+from prodscale.core.v2_0.people import find_people
 
 VERSION = 1
 SCANNED_KINDS = ("heading", "slug", "card", "action", "dialogue", "parenthetical", "transition", "lyrics",
@@ -53,10 +56,12 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
         may = terms_may_match(gates, text)
-        for rule in rules_for(gates, may):
+        for rule in rules_for(gates, may):   # 1.x's gates, and the names rules (kind "names") routed below
             if kind not in rule.get("scope", []):
                 continue
-            for hit, values in scan(rule, text, may):
+            found = (find_people(text, rule, rules[rule["list"]], scene.get("own_names", ()))
+                     if rule["kind"] == "names" else scan(rule, text, may))
+            for hit, values in found:
                 hspan = sub_span(span, text, hit.start, hit.end)
                 values = {"match": hit.text, **values}
                 extra = {"match": values["match"], "element": kind}
@@ -80,5 +85,5 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             "blocked": any(d["severity"] == "error" for d in diags)}
 
 
-SPEC = StageSpec(name="sanitize", version=VERSION, rule_files=("sanitize.toml",), settings=(), inputs=("scene",),
-                 run=run)
+SPEC = StageSpec(name="sanitize", version=VERSION, rule_files=("sanitize.toml", "lists/real_people.tsv"), settings=(),
+                 inputs=("scene",), run=run)
