@@ -34,6 +34,16 @@ def test_non_editable_install_finds_rules_and_builds(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (proj / "build" / "lantern-keeper" / "prompts.json").is_file()
+    # engine 2.0.0 reads its own rule files and word lists from the installed package too
+    assert (target / "prodscale" / "rules" / "2.0.0" / "lists" / "real_people.tsv").is_file()
+    cfg = proj / "prodscale.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('engine = "1.0.0"', 'engine = "2.0.0"'), encoding="utf-8")
+    shutil.rmtree(proj / "build")
+    shutil.rmtree(proj / ".prodscale")
+    (proj / "prodscale.lock").unlink()
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (proj / "build" / "lantern-keeper" / "stats.json").is_file()
 
 
 def test_help_lists_every_command(capsys) -> None:

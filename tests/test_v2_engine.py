@@ -311,3 +311,12 @@ def test_a_close_size_holds_one_person(tmp_path: Path, capsys) -> None:
     text = "INT. HALL - DAY\n\nPELL (30), NELL (40) and ODA (20) wait.\n\nRADIO (O.S.)\nNews at six.\n"
     listener = next(s for s in compile_one(tmp_path, capsys, text) if s["kind"] == "listener")
     assert len(listener["subjects"]) == 3 and listener["size"] not in ("MCU", "CU", "ECU")
+
+
+def test_the_example_production_compiles_complete_on_2_0_0(example_copy: Path, capsys) -> None:
+    """Our own sample: its characters (ODILE MARCHETTI, ...) are no real people, every story is complete."""
+    cfg = example_copy / "prodscale.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('engine = "1.0.0"', 'engine = "2.0.0"'), encoding="utf-8")
+    code, rep = build_json(capsys, example_copy)
+    assert code == 0 and {s["status"] for s in rep["stories"].values()} == {"complete"}
+    assert not [d for s in rep["stories"].values() for d in s["diagnostics"] if d["code"] == "PS107"]

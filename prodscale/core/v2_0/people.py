@@ -62,6 +62,11 @@ def _phrases(phrases: list[str]) -> frozenset[tuple[str, ...]]:
     return frozenset(_words(p) for p in phrases if _words(p))
 
 
+def is_real_full_name(name: str, rows: list[list[str]]) -> bool:
+    """``name`` (several words) is a real person's name or alias in the list."""
+    return _words(name) in name_index(rows).names
+
+
 def own_names(words: list[str], rows: list[list[str]]) -> list[str]:
     """The words of a story's own places and characters that a one-word real name would match (ASHTON the
     town, WINSLOW the character): in that story they are not the real person."""

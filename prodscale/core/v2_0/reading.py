@@ -491,9 +491,12 @@ def _own_names(blocks: list[Block], registry: Any, rules: Any) -> list[str]:
     for b in blocks:
         if b.reading is not None:
             words.extend(w for x in (b.reading.set, b.reading.area) if x for w in re.findall(r"[^\W\d_]+", x))
-    for name in registry.names:
-        parts = name.split()
-        if len(parts) > 1:   # a character's first or last name (WINSLOW of ED WINSLOW); a lone LINCOLN stays
+    from prodscale.core.v2_0.people import is_real_full_name
+    for form in registry.forms:
+        parts = form.split()
+        # a word of a character's full name (ODILE of ODILE MARCHETTI, WINSLOW of ED WINSLOW) is the story's own,
+        # unless that full name is itself a real person's (ABRAHAM LINCOLN); a lone LINCOLN stays a real name
+        if len(parts) > 1 and not is_real_full_name(form, rules["lists/real_people.tsv"]):
             words.extend(parts)
     return own_names(words, rules["lists/real_people.tsv"])
 
