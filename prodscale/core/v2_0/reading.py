@@ -352,6 +352,12 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
                 out.append(d)
             i += 1
             continue
+        if el.kind == TRANSITION and el.forced and not is_transition(el.text, lex) \
+                and not norm(el.text).endswith(" TO") and not intercut_marker(el.text, lex):
+            # "> OUTSIDE", "> COMMAND CENTER": a writer's quick change of place within the scene, not a cut
+            out.append(_slug_element(el.text.strip(), d["span"], lex, "transition"))
+            i += 1
+            continue
         out.append(d)
         i += 1
     for e in out:   # INTERCUT WITH:, INTERCUT - ..., WE NOW INTERCUT WITH ...: a line in capitals that says so
@@ -362,6 +368,8 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
     return out
 
 
+_SAME_MOMENT = frozenset({"CONTINUOUS", "CONTINUED", "SAME", "SAME TIME", "SAME MOMENT", "SIMULTANEOUS",
+                          "SIMULTANEOUSLY"})
 _INTERCUT_WORD = re.compile(r"\bINTER-?CUT(?:TING)?\b|\bCROSS-?CUT(?:TING)?\b")
 
 
@@ -585,10 +593,13 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
         offset = first - 1
         last = max([b.last_line, first] + [e["span"]["end_line"] for e in b.elements])
         light = dn = light_from = None
+        light_conflict: str | None = None
         establish = False
         if r is not None:
             if r.light is not None:
                 light, dn, light_from = r.light, r.day_night, "heading"
+                if r.continuation in _SAME_MOMENT and prev_dn and dn and dn != prev_dn:
+                    light_conflict = prev_dn   # "INT. HALL - NIGHT - CONTINUOUS" after a DAY scene
             elif r.continuation is not None and prev_light is not None:
                 light, dn, light_from = prev_light, prev_dn, "continuation"
             elif r.time_jump is None and r.continuation is None and _opens_next(b, r) and \
@@ -636,6 +647,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             "time_jump": r.time_jump if r else None, "modifiers": r.modifiers if r else [],
             "intercut": intercut, "establish": bool(r is not None and establish),
             "vehicle": bool(r is not None and _in_vehicle(r, rules["breakdown.toml"])),
+            "light_conflict": light_conflict,
             "own_names": own,
             "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
             "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],

@@ -34,6 +34,8 @@ from prodscale.core.v2_0 import paginate as P
 VERSION = 1
 STAGES = ("sanitize", "shot_specs", "prompts", "src", "layout")
 _LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
+# a character walking through a CONTINUOUS cut is normal; in two places at the SAME TIME is not
+_SIMULTANEOUS = frozenset({"SAME TIME", "SAME MOMENT", "MEANWHILE", "SIMULTANEOUS", "SIMULTANEOUSLY", "THAT MOMENT"})
 
 
 def _letters() -> Any:
@@ -170,6 +172,9 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     name = story.get("name", "")
     engine = story.get("engine", "")
     cross = cross_scene(scenes, codes, lex)
+    for i, s in enumerate(scenes):   # engine 2.0.0: two places at once only across simultaneous scenes
+        if (s["src"]["facts"].get("time_of_day") or "").upper() not in _SIMULTANEOUS:
+            cross[i] = [d for d in cross[i] if d["code"] != "PS409"]
     numbers = [str(s["number"]) for s in scenes]
     number_set = set(numbers)
 

@@ -23,6 +23,8 @@ from prodscale.core.stages.src import run as run_1x
 
 VERSION = 1
 _HEADING_CODES = {"PS401", "PS402", "PS403", "PS404"}
+# engine 2.0.0 also reports: PS417 (a continuation whose light breaks continuity), PS418 (a minor on set),
+# PS420 (a light assumed from the scene before, a note)
 
 
 def heading_checks(scene: dict[str, Any], codes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -36,17 +38,31 @@ def heading_checks(scene: dict[str, Any], codes: dict[str, dict[str, Any]]) -> l
         out.append(diag(codes["PS401"], hspan, {"match": heading}, heading=heading))
     if not (scene.get("set") or "").strip() and "PS402" in codes:
         out.append(diag(codes["PS402"], hspan, {"match": heading}, heading=heading))
-    if (not scene.get("light") or scene.get("light_from") == "assumed") and "PS404" in codes:
-        if scene.get("light_from") == "assumed":
-            reason = f"it names no time of day; read as {scene['light']}, the light of the scene before"
-        elif scene.get("continuation"):
+    if scene.get("light_from") == "assumed" and "PS420" in codes:
+        out.append(diag(codes["PS420"], hspan, {"match": heading}, heading=heading, light=scene["light"]))
+    elif not scene.get("light") and "PS404" in codes:
+        if scene.get("continuation"):
             reason = f"{scene['continuation']} continues a scene whose light is unknown"
         elif scene.get("time_jump"):
             reason = f"{scene['time_jump']} starts a new day without saying when"
         else:
             reason = "it names no time of day"
         out.append(diag(codes["PS404"], hspan, {"match": heading}, heading=heading, reason=reason))
+    conflict = scene.get("light_conflict")
+    if conflict and "PS417" in codes:
+        out.append(diag(codes["PS417"], hspan, {"match": heading}, heading=heading,
+                        continuation=scene.get("continuation"), light=scene.get("light"), previous=conflict))
     return out
+
+
+def minors_check(scene: dict[str, Any], codes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    minors = (scene.get("breakdown") or {}).get("minors") or []
+    if not minors or "PS418" not in codes:
+        return []
+    names = ", ".join(f"{m['item']}" + (f" ({m['age']})" if m.get("age") is not None else "") for m in minors)
+    first = min(m["line"] for m in minors)
+    span = {"start_line": first, "start_col": 1, "end_line": first, "end_col": 1}
+    return [diag(codes["PS418"], span, {"match": names}, minors=names)]
 
 
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +73,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     # the cross-scene checks (PS405-PS409) read continuations: CONTINUOUS, LATER, ... as written
     out["facts"]["time_of_day"] = scene.get("continuation") or scene.get("light")
     diags = [d for d in out["diagnostics"] if d["code"] not in _HEADING_CODES]
-    diags = sort_diags(diags + heading_checks(scene, codes))
+    diags = sort_diags(diags + heading_checks(scene, codes) + minors_check(scene, codes))
     status = "failed" if any(d["severity"] == "error" for d in diags) else (
         "warnings" if any(d["severity"] == "warning" for d in diags) else "validated")
     return {"facts": out["facts"], "diagnostics": diags, "status": status}
