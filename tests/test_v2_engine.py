@@ -320,3 +320,43 @@ def test_the_example_production_compiles_complete_on_2_0_0(example_copy: Path, c
     code, rep = build_json(capsys, example_copy)
     assert code == 0 and {s["status"] for s in rep["stories"].values()} == {"complete"}
     assert not [d for s in rep["stories"].values() for d in s["diagnostics"] if d["code"] == "PS107"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompts per generator profile
+# ---------------------------------------------------------------------------------------------
+
+LONG = ("INT. WORKSHOP - NIGHT\n\nPELL (30) sands the hull with long even strokes. He stops to check the grain. "
+        "He blows the dust away and holds the plank to the lamp. The wood glows amber. He smiles at last.\n")
+
+
+def clips_for(tmp_path: Path, capsys, profile: str, text: str) -> list[dict[str, Any]]:
+    root = make_project(tmp_path / profile, {"c": text}, CONFIG_2.replace('engine = "2.0.0"',
+                                                                         f'engine = "2.0.0"\nprofile = "{profile}"'))
+    build_json(capsys, root)
+    return orjson.loads((root / "build" / "c" / "prompts.json").read_bytes())["clips"]
+
+
+def test_a_long_shot_splits_into_consecutive_beats_never_the_same_text(tmp_path: Path, capsys) -> None:
+    clips = [c for c in clips_for(tmp_path, capsys, "veo3", LONG) if c["parts"] > 1]
+    assert len(clips) >= 2
+    texts = [c["prompt"] for c in clips]
+    assert len(set(texts)) == len(texts) and not any("Part " in t for t in texts)
+    assert "sands the hull" in texts[0] and "smiles at last" in texts[-1] and "smiles at last" not in texts[0]
+    assert all(c["duration_ms"] in (4000, 6000, 8000) for c in clips)
+
+
+def test_veo_speech_after_a_colon_and_runway_starts_from_a_frame_without_negative(tmp_path: Path, capsys) -> None:
+    talk = "INT. HALL - DAY\n\nNELL (40) waits.\n\nNELL\nYou came back.\n"
+    veo = [c for c in clips_for(tmp_path, capsys, "veo3", talk) if "says" in (c["prompt"] or "")]
+    assert veo and "NELL says: You came back." in veo[0]["prompt"] and '"' not in veo[0]["prompt"]
+    runway = clips_for(tmp_path, capsys, "runway-gen4", talk)
+    assert runway and all(c["negative_prompt"] == "" and c["start_frame"]["slot"] for c in runway)
+    assert all(c["duration_ms"] in (5000, 10000) for c in runway)
+
+
+def test_billed_seconds_stand_beside_screen_seconds(studio: Path) -> None:
+    manifest = orjson.loads((studio / "build" / "studio" / "manifest.json").read_bytes())
+    billing = manifest["core"]["billing"]
+    assert billing["profile"] == "generic" and billing["billed_s"] >= billing["screen_s"] > 0
+    assert "Billed Seconds: " in (studio / "build" / "studio" / "manifest.txt").read_text(encoding="utf-8")

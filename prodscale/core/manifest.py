@@ -39,6 +39,9 @@ def build_core(*, story: str, engine: str, floor: str, story_hash: str, files: d
     stats = summary.get("stats")
     if stats:   # engine 2.0.0 and later: the script's length and runtime
         core["stats"] = {k: stats[k] for k in sorted(stats)}
+    billing = summary.get("billing")
+    if billing:   # engine 2.0.0 and later: the seconds a generator bills for the story's clips
+        core["billing"] = {k: billing[k] for k in sorted(billing)}
     return core
 
 
@@ -111,6 +114,9 @@ def render_text(core: dict[str, Any], run: dict[str, Any]) -> str:
     ]
     if "stats" in core:
         lines[-1:-1] = _stats_lines(core["stats"])
+    if "billing" in core:
+        b = core["billing"]
+        lines[-1:-1] = [f"Billed Seconds: {b['billed_s']} s of clips for {b['screen_s']} s on screen ({b['profile']})"]
     return "\n".join(lines) + "\n"
 
 

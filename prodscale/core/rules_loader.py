@@ -72,6 +72,7 @@ TOP: dict[str, dict[str, Any]] = {
                         "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
                      "template": {"parts", "trim", "trim_marker", "min_description_chars", "base_negative",
+                                  "image_to_video",
                                   "seed_modulus", "size_names", "int_ext_words"}},
     "src.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                  "lexicon": {"times_of_day", "continuous_times", "simultaneous_times", "later_times", "day_times",
@@ -96,6 +97,7 @@ TOP: dict[str, dict[str, Any]] = {
 SETUP_KEYS = {"size", "angle", "movement", "lens_mm", "rig"}
 DIRECTION_KEYS = {"terms", "size", "angle", "movement", "lens_mm", "rig", "announce"}
 PROFILE_KEYS = {"label", "max_prompt_chars", "clip_durations_ms", "aspects", "max_speaking_characters", "audio",
+                "dialogue", "negative_prompt", "image_input",   # engine 2.0.0
                 "negative"}
 RANGE_KEYS = {"prefix", "first", "last", "owner"}
 EXPLAIN_KEYS = {"what", "why", "fail", "pass", "fix", "settings"}

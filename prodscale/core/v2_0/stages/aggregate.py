@@ -265,6 +265,9 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                            "facts": s["src"]["facts"], "diagnostics": mine})
 
     stats = statistics(story, scenes, numbers, rules["stats.toml"])
+    billing = {"screen_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("screen_ms", 0)) for s in scenes),
+               "billed_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("billed_ms", 0)) for s in scenes),
+               "profile": next(((s.get("prompts") or {}).get("profile") for s in scenes if s.get("prompts")), "")}
     errors = sum(1 for d in diags if d["severity"] == "error")
     warnings = sum(1 for d in diags if d["severity"] == "warning" and "acknowledged" not in d)
     acknowledged = sum(1 for d in diags if "acknowledged" in d)
@@ -282,7 +285,9 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                "safety": "blocked" if safety_blocked else "passed",
                "stats": {"paper": stats["paper"], "pages": stats["pages"], "pages_eighths": stats["pages_eighths"],
                          "runtime_s": stats["runtime"]["by_pages_s"], "runtime_words_s": stats["runtime"]["by_words_s"],
-                         "scenes": sum(1 for s in scenes if not s["sanitize"]["scene"].get("prologue"))}}
+                         "scenes": sum(1 for s in scenes if not s["sanitize"]["scene"].get("prologue"))},
+               "billing": {"profile": billing["profile"], "screen_s": _ms_to_s(billing["screen_ms"]),
+                           "billed_s": _ms_to_s(billing["billed_ms"])}}
     head = {"story": name, "path": story.get("path"), "engine": engine}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

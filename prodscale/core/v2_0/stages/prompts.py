@@ -1,25 +1,41 @@
-"""prompts (engine 2.0.0): engine 1.x's prompt rendering over 2.0.0's shots.
+"""prompts (engine 2.0.0): clips that fit each generator, from 2.0.0's shots (PS2xx).
 
-2.0.0's shots already carry what 1.x's renderer reads: ``time_of_day`` is the resolved light
-(never CONTINUOUS), ``subjects`` every character the shot shows (not only speakers), so the
-character bible reaches every clip that shows a character. Generator-specific splitting and
-packing are engine 2.0.0 part 2.
+Engine 1.x's rendering (template, gates on the materialized prompt, trimming, seeds, hashes; see
+:mod:`prodscale.core.stages.prompts`), with what part 2 of engine 2.0.0 asks for:
 
-The gates run again on every materialized prompt (1.x's PS204/PS205). The real-people check (PS107)
-reads a sourced list (kind ``names``) that 1.x's gates do not know: the names it finds in the project's
-style and character bible become the prompt gate's terms. In a prompt a comparison is a likeness
-request ("looks exactly like Tom Cruise"), so only things named after a person are left out there.
+- **Profiles** hold each generator's published limits (``rules/2.0.0/prompts.toml``, sources in
+  ``rules/README.md``): clip durations, aspect ratios, prompt length, whether it takes a negative prompt
+  (``negative_prompt``), an input image (``image_input``: ``required`` for image-to-video such as Runway
+  Gen-4, whose clips get a start-frame reference slot and motion-first wording from
+  ``[template.image_to_video]``), and how speech is written (``dialogue``: ``colon``, ``NAME says: words``,
+  as Google's Veo guide advises, quotes making the model draw text; ``quotes``; ``none``).
+- **Splitting**: a shot longer than the profile's longest clip is cut into consecutive beats, at
+  sentence ends (or, inside a long sentence, at a breath: a comma), each clip carrying its own beat of the
+  action or the speech, never the same text twice; each clip is as long as its beat needs (the shortest
+  allowed duration that holds it), so billed seconds stay close to screen time.
+- **Light**: the resolved light, never CONTINUOUS; **cast**: every character the shot shows (the bible
+  reaches silent characters too); narration rides as audio on the picture (``narration``).
+- **Real people**: the sourced list of PS107 (kind ``names``) reaches the prompt gate through the names
+  it finds in the style and the character bible; in a prompt a comparison is a likeness request.
+
+Output: ``{"clips", "diagnostics", "profile", "billing": {"screen_ms", "billed_ms"}}``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
-from prodscale.core.stages.prompts import run as run_1x
+from prodscale.core.stages._text import clean, diag, rules_by_code, sort_diags, spans_overlap
+from prodscale.core.stages.prompts import SCENE_PARTS, _char_lookup, _render, _trim
+from prodscale.core.stages.sanitize import apply_rewrites, gate_rules, rules_for, scan, terms_may_match
 from prodscale.core.v2_0.people import find_people
 
 VERSION = 1
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"”’)]*\s+")
+_BREATH = re.compile(r"(?<=[,;:—–])\s+|\s+(?=--)")
 
 
 def _settings_texts(settings: dict[str, Any]) -> list[str]:
@@ -31,13 +47,13 @@ def _settings_texts(settings: dict[str, Any]) -> list[str]:
     return texts
 
 
-def prompt_gates(rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """The sanitize rules as 1.x's prompt gate reads them: each ``names`` rule an ``existence`` rule
-    of the real names the style and the character bible hold."""
+def prompt_gates(rules: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sanitize rules as the prompt gate runs them: each ``names`` rule an ``existence`` rule of the
+    real names the style and the character bible hold (a comparison there is a likeness request)."""
     data = rules["sanitize.toml"]
     texts = _settings_texts(settings)
     out = []
-    for rule in data.get("rule", []):
+    for rule in gate_rules(data):
         if rule["kind"] != "names":
             out.append(rule)
             continue
@@ -46,11 +62,232 @@ def prompt_gates(rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, A
         if found:
             out.append({k: v for k, v in rule.items() if k not in ("list", "not_before", "not_after")}
                        | {"kind": "existence", "terms": found, "exceptions": []})
-    return {**rules, "sanitize.toml": {**data, "rule": out}}
+    return out
+
+
+def _pieces(text: str) -> list[str]:
+    """Sentences, and a long sentence's breaths: the places a clip may end."""
+    out: list[str] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        if not sentence:
+            continue
+        if len(sentence.split()) > 24:
+            out.extend(p for p in _BREATH.split(sentence) if p.strip())
+        else:
+            out.append(sentence)
+    return out
+
+
+def beats(items: list[tuple[str, str]], n: int) -> list[list[tuple[str, str]]]:
+    """``items`` ([(who, text)], who "" for action) cut into ``n`` consecutive groups of about equal words,
+    at sentence or breath ends; a speech split over two clips stays with its speaker."""
+    pieces = [(who, p) for who, text in items for p in _pieces(text)] or [("", "")]
+    total = sum(len(p.split()) for _, p in pieces) or 1
+    groups: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+    done = 0
+    for who, p in pieces:
+        k = min(n - 1, done * n // total)
+        groups[k].append((who, p))
+        done += len(p.split())
+    # a part left empty (one long piece): take the last piece of the group before it
+    for k in range(1, n):
+        if not groups[k] and len(groups[k - 1]) > 1:
+            groups[k].append(groups[k - 1].pop())
+    return groups
+
+
+def _joined(group: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive pieces of one speaker (or of the action) joined back into one text."""
+    out: list[tuple[str, str]] = []
+    for who, p in group:
+        if out and out[-1][0] == who:
+            out[-1] = (who, f"{out[-1][1]} {p}")
+        else:
+            out.append((who, p))
+    return out
+
+
+def _speech(lines: list[tuple[str, str]], style: str) -> str:
+    if style == "none":
+        return ""
+    if style == "quotes":
+        return " ".join(f'{who} says: "{text}"' for who, text in lines)
+    return " ".join(f"{who} says: {text.rstrip()}" for who, text in lines)   # colon, no quotes
 
 
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    return run_1x(inputs, prompt_gates(rules, settings), settings)
+    san = inputs["sanitize"]
+    scene = san["scene"]
+    shots = inputs["shot_specs"]["shots"]
+    data = rules["prompts.toml"]
+    gates = prompt_gates(rules, settings)
+    codes = rules_by_code(data)
+    diags: list[dict[str, Any]] = []
+    profiles = data.get("profiles", {})
+    profile_name = settings.get("project.profile") or "generic"
+    if profile_name not in profiles:
+        diags.append(diag(codes["PS207"], scene.get("heading_span"), {"match": profile_name}, profile=profile_name,
+                          allowed=", ".join(sorted(profiles))))
+        return {"clips": [], "diagnostics": sort_diags(diags), "profile": profile_name,
+                "billing": {"screen_ms": 0, "billed_ms": 0}}
+    profile = profiles[profile_name]
+    image_to_video = profile.get("image_input") == "required"
+    tpl = {**data["template"], **(data["template"].get("image_to_video", {}) if image_to_video else {})}
+    style = settings.get("style") or {}
+    bible = _char_lookup(settings.get("characters"))
+    aspect = style.get("aspect") or profile["aspects"][0]
+    if aspect not in profile["aspects"]:
+        fallback = profile["aspects"][0]
+        diags.append(diag(codes["PS206"], scene.get("heading_span"), {"match": aspect}, aspect=aspect,
+                          profile=profile_name, fallback=fallback, allowed=", ".join(profile["aspects"])))
+        aspect = fallback
+    negative = ""
+    if profile.get("negative_prompt", True):
+        terms = [t.strip() for part in (tpl.get("base_negative", ""), profile.get("negative", ""),
+                                        style.get("negative") or "") for t in (part or "").split(",") if t.strip()]
+        negative = ", ".join(dict.fromkeys({t.casefold(): t for t in reversed(terms)}[t.casefold()] for t in terms))
+    limit = int(profile["max_prompt_chars"])
+    allowed = sorted(int(d) for d in profile["clip_durations_ms"])
+    longest = allowed[-1]
+    speech_style = profile.get("dialogue", "quotes") if profile.get("audio", True) else "none"
+
+    errors = [d for d in san.get("diagnostics", []) if d["severity"] == "error"]
+    heading_errors = sorted({d["code"] for d in errors if d.get("span") and spans_overlap(d["span"], scene["heading_span"])})
+    missing_bible: dict[str, dict[str, int]] = {}
+    gate_reports: dict[tuple[str, str], dict[str, Any]] = {}
+    clips: list[dict[str, Any]] = []
+    int_ext_words = tpl.get("int_ext_words", {})
+    screen_ms = billed_ms = 0
+    for shot in shots:
+        duration = int(shot["duration_ms"])
+        n = max(1, -(-duration // longest))
+        screen_ms += duration
+        blocked_by = set(heading_errors)
+        blocked_by.update(d["code"] for d in errors if spans_overlap(d.get("span"), shot["span"]))
+        if n > 1 and "PS203" in codes:
+            diags.append(diag(codes["PS203"], shot["span"], {"shot_index": shot["index"]},
+                              shot=shot["id"] or f"#{shot['index']}", duration_ms=duration,
+                              profile=profile_name, limit=longest, clips=n))
+        cast_bits = []
+        for name in shot["subjects"]:
+            desc = bible.get(" ".join(name.casefold().split()))
+            if desc:
+                cast_bits.append(f"{name}: {clean(desc)}.")
+            else:
+                cast_bits.append(f"{name}.")
+                missing_bible.setdefault(name, shot["span"])
+        place = " ".join(x for x in (int_ext_words.get(shot.get("int_ext") or "", ""),
+                                     clean(shot.get("location") or "")) if x)
+        if shot.get("time_of_day"):
+            place = f"{place}, {clean(shot['time_of_day']).lower()}" if place else clean(shot["time_of_day"]).lower()
+        spoken = [(ln["character"], ln["text"]) for ln in shot.get("dialogue", [])]
+        if spoken:   # a speaking shot: its speech is what runs in time; the framing sentence stays in every clip
+            parts = beats(spoken, n)
+            fixed_description = clean(shot["description"])
+        else:
+            parts = beats([("", clean(shot["description"]))], n)
+            fixed_description = ""
+        audio = ""
+        if profile.get("audio", True) and str(shot.get("audio", "")).startswith("SFX:"):
+            audio = f"Sound: {shot['audio'][4:].strip().lower()}."
+        words_total = sum(len(p.split()) for g in parts for _, p in g) or 1
+        for k, group in enumerate(parts, start=1):
+            lines = _joined(group)
+            words = sum(len(p.split()) for _, p in lines)
+            content_ms = duration if n == 1 else max(1, duration * words // words_total)
+            clip_ms = next((a for a in allowed if a >= content_ms), longest)
+            billed_ms += clip_ms
+            if spoken:
+                description, dialogue = fixed_description, _speech(lines, speech_style)
+            else:
+                description, dialogue = " ".join(p for _, p in lines), ""
+            values = {
+                "size_name": tpl.get("size_names", {}).get(shot["size"], shot["size"]),
+                "angle": shot["angle"], "movement": shot["movement"], "lens_mm": str(shot["lens_mm"]),
+                "place": place, "cast": " ".join(cast_bits), "description": description,
+                "dialogue": dialogue, "audio": audio, "part": "",
+                "look": clean(style.get("look") or ""),
+            }
+            clip: dict[str, Any] = {
+                "shot": shot["index"], "shot_id": shot["id"], "part": k, "parts": n, "content_ms": content_ms,
+                "duration_ms": clip_ms, "aspect": aspect, "profile": profile_name, "negative_prompt": negative,
+                "span": shot["span"], "rewrites": [],
+            }
+            if image_to_video:   # the generator starts from a still: a slot for it, described
+                clip["start_frame"] = {"slot": f"{shot['id'] or shot['index']}-{k}", "describe": " ".join(
+                    x for x in (values["size_name"] + ".", place + "." if place else "", values["cast"]) if x)}
+            if shot.get("narration") and profile.get("audio", True) and k == 1:
+                clip["narration"] = [{"character": ln["character"], "text": ln["text"]} for ln in shot["narration"]]
+            prompt = None
+            clip_blocked = sorted(blocked_by)
+            if not clip_blocked:
+                prompt, where = _render(tpl["parts"], values)
+                scene_ranges = [(s, e) for name, s, e in where if name in SCENE_PARTS]
+                subs: list[tuple[Any, str]] = []
+                may = terms_may_match(gates, prompt)
+                for rule in rules_for(gates, may):
+                    for hit, vals in scan(rule, prompt, may):
+                        if any(s <= hit.start and hit.end <= e for s, e in scene_ranges):
+                            continue
+                        if rule["kind"] == "substitution":
+                            subs.append((hit, str(vals["replacement"])))
+                            clip["rewrites"].append({"from": hit.text, "to": str(vals["replacement"]),
+                                                     "code": rule["code"]})
+                            continue
+                        if rule["level"] == "note":
+                            continue
+                        code = "PS204" if rule["level"] == "error" else "PS205"
+                        key = (code, rule["code"] + ":" + hit.text.casefold())
+                        rep = gate_reports.setdefault(key, {"rule": codes[code], "gate": rule, "match": hit.text,
+                                                            "span": shot["span"], "clips": []})
+                        rep["clips"].append(f"{shot['id'] or '#' + str(shot['index'])}/{k}")
+                        if rule["level"] == "error":
+                            clip_blocked = sorted(set(clip_blocked) | {code})
+                if subs:
+                    for name in ("cast", "look"):
+                        values[name] = apply_rewrites(values[name], [
+                            (h, r) for rule in gates if rule["kind"] == "substitution"
+                            for h, v in scan(rule, values[name]) for r in [str(v["replacement"])]])
+                    prompt, where = _render(tpl["parts"], values)
+                if len(prompt) > limit:
+                    over = len(prompt) - limit
+                    trim_key = tpl.get("trim", "description")
+                    desc = values[trim_key]
+                    room = len(desc) - over
+                    original = len(prompt)
+                    if room >= int(tpl.get("min_description_chars", 0)):
+                        values[trim_key] = _trim(desc, room, tpl.get("trim_marker", "..."))
+                        prompt, where = _render(tpl["parts"], values)
+                    if len(prompt) <= limit:
+                        diags.append(diag(codes["PS202"], shot["span"], {"shot_index": shot["index"]},
+                                          clip=f"{shot['id'] or '#' + str(shot['index'])}/{k}", length=original,
+                                          limit=limit, profile=profile_name))
+                    else:
+                        diags.append(diag(codes["PS201"], shot["span"], {"shot_index": shot["index"]},
+                                          clip=f"{shot['id'] or '#' + str(shot['index'])}/{k}", length=len(prompt),
+                                          limit=limit, profile=profile_name))
+                        clip_blocked = sorted(set(clip_blocked) | {"PS201"})
+            if clip_blocked:
+                prompt = None
+            clip["status"] = "blocked" if clip_blocked else "ready"
+            clip["blocked_by"] = clip_blocked
+            clip["prompt"] = prompt
+            seed_basis = {k2: v for k2, v in clip.items() if k2 not in ("span",)}
+            clip["seed"] = int(digest_obj(seed_basis, check=False)[:16], 16) % int(tpl.get("seed_modulus", 2 ** 32))
+            clip["prompt_hash"] = None if prompt is None else digest_obj(
+                {"prompt": prompt, "negative_prompt": negative, "duration_ms": clip_ms, "aspect": aspect,
+                 "seed": clip["seed"], "profile": profile_name}, check=False)
+            clips.append(clip)
+    for (code, _), rep in sorted(gate_reports.items()):
+        gate = rep["gate"]
+        diags.append(diag(rep["rule"], rep["span"], {"match": rep["match"], "gate": gate["code"],
+                                                      "clips": rep["clips"]},
+                          clip=", ".join(rep["clips"]), gate=gate["code"], gate_name=gate["name"], match=rep["match"]))
+    if "PS208" in codes:
+        for name in sorted(missing_bible):
+            diags.append(diag(codes["PS208"], missing_bible[name], {"match": name}, character=name))
+    return {"clips": clips, "diagnostics": sort_diags(diags), "profile": profile_name,
+            "billing": {"screen_ms": screen_ms, "billed_ms": billed_ms}}
 
 
 SPEC = StageSpec(name="prompts", version=VERSION, rule_files=("prompts.toml", "sanitize.toml", "lists/real_people.tsv"),
