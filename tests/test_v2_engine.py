@@ -360,3 +360,16 @@ def test_billed_seconds_stand_beside_screen_seconds(studio: Path) -> None:
     billing = manifest["core"]["billing"]
     assert billing["profile"] == "generic" and billing["billed_s"] >= billing["screen_s"] > 0
     assert "Billed Seconds: " in (studio / "build" / "studio" / "manifest.txt").read_text(encoding="utf-8")
+
+
+def test_the_shot_list_shows_set_ups_and_the_cut_is_apart(studio: Path) -> None:
+    import csv as _csv
+    folder = studio / "build" / "studio"
+    setups = list(_csv.DictReader((folder / "shot_list.csv").read_text(encoding="utf-8").splitlines()))
+    cut = list(_csv.DictReader((folder / "cut.csv").read_text(encoding="utf-8").splitlines()))
+    shots = shots_of(studio)
+    assert len(cut) == len(shots) and len(setups) <= len(shots)
+    covered = [s for row in setups for s in row["covers shots"].split()]
+    assert sorted(covered) == sorted(s["number"] for s in shots)          # every shot of the cut, once
+    spec = orjson.loads((folder / "shot_specs.json").read_bytes())
+    assert all(su["id"].startswith(sc["scene"] + ".") for sc in spec["scenes"] for su in sc["setups"])

@@ -67,6 +67,51 @@ def shot_ids(number: str, count: int, scene_numbers: set[str]) -> list[str]:
     return out
 
 
+SETUP_COLUMNS = ("scene", "setup", "description", "size", "angle", "movement", "lens (mm)", "rig", "cast", "location",
+                 "int/ext", "day/night", "estimated seconds", "covers shots", "lines", "audio", "notes")
+
+
+def setups_of(number: str, shots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scene's set-ups: each camera position once (size, angle, movement, lens and who is in frame),
+    with the shots of the cut it covers, the script lines it spans and its screen time; a dialogue
+    set-up covers its part of the exchange."""
+    out: dict[int, dict[str, Any]] = {}
+    for sh in shots:
+        su = out.get(sh["setup"])
+        if su is None:
+            su = out[sh["setup"]] = {
+                "id": f"{number}.{sh['setup']}", "setup": sh["setup"], "size": sh["size"], "angle": sh["angle"],
+                "movement": sh["movement"], "lens_mm": sh["lens_mm"], "rig": sh.get("rig", ""),
+                "subjects": list(sh["subjects"]), "location": sh.get("location"), "covers": [], "duration_ms": 0,
+                "lines": [sh["span"]["start_line"], sh["span"]["end_line"]], "speaking": [], "kinds": [],
+                "notes": [], "first": sh["description"]}
+        su["covers"].append(sh["number"])
+        su["duration_ms"] += int(sh["duration_ms"])
+        su["lines"] = [min(su["lines"][0], sh["span"]["start_line"]), max(su["lines"][1], sh["span"]["end_line"])]
+        for n in sh.get("speaking", []):
+            if n not in su["speaking"]:
+                su["speaking"].append(n)
+        if sh["kind"] not in su["kinds"]:
+            su["kinds"].append(sh["kind"])
+        for note in sh.get("notes", []):
+            if note not in su["notes"]:
+                su["notes"].append(note)
+    rows = []
+    for su in out.values():
+        who = ", ".join(su["subjects"])
+        if su["speaking"]:
+            desc = (f"{su['size']} on {who}" if who else su["size"]) + \
+                   f", covering the lines of {', '.join(su['speaking'])} ({len(su['covers'])} in the cut)"
+        elif len(su["covers"]) > 1:
+            desc = f"{su['size']} on {who or 'the place'} for {len(su['covers'])} shots: {su['first']}"
+        else:
+            desc = su["first"]
+        audio = ("dialogue: " + ", ".join(su["speaking"])) if su["speaking"] else ""
+        rows.append({k: v for k, v in su.items() if k not in ("first", "speaking", "kinds")}
+                    | {"description": desc, "audio": audio, "kinds": su["kinds"]})
+    return rows
+
+
 def _reading_diags(story: dict[str, Any], codes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in story.get("reading_diagnostics", []):
@@ -204,6 +249,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     prompt_clips: list[dict[str, Any]] = []
     src_scenes: list[dict[str, Any]] = []
     csv_rows: list[list[str]] = []
+    setup_rows: list[list[str]] = []
     src_counts = {"validated": 0, "warnings": 0, "failed": 0}
     n_shots = n_clips = n_blocked = 0
     for i, s in enumerate(scenes):
@@ -244,6 +290,12 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                              str(shot.get("fps", "")), ", ".join(shot["subjects"]), shot.get("location") or "",
                              shot.get("int_ext") or "", dn, _seconds(int(shot["duration_ms"])), audio,
                              "; ".join(notes), status])
+        scene_setups = setups_of(number, shots_out)
+        for su in scene_setups:
+            setup_rows.append([number, su["id"], su["description"], su["size"], su["angle"], su["movement"],
+                               str(su["lens_mm"]), su["rig"], ", ".join(su["subjects"]), su["location"] or "",
+                               sc.get("int_ext") or "", dn, _seconds(su["duration_ms"]), " ".join(su["covers"]),
+                               f"{su['lines'][0]}-{su['lines'][1]}", su["audio"], "; ".join(su["notes"])])
         shot_scenes.append({
             "scene": number, "index": s["index"], "heading": s["heading"], "span": _shift_span(sc.get("span"), off),
             "prologue": bool(sc.get("prologue")), "int_ext": sc.get("int_ext"), "set": sc.get("set"),
@@ -252,7 +304,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             "continuation": sc.get("continuation"), "time_jump": sc.get("time_jump"), "intercut": sc.get("intercut"),
             "cast": [{**c, "line": c["line"] + off} for c in sc.get("cast", [])],
             "breakdown": {k: [{**x, "line": x["line"] + off} for x in v] for k, v in sc.get("breakdown", {}).items()},
-            "shots": shots_out})
+            "setups": scene_setups, "shots": shots_out})
         mine = [d for d in diags if (d.get("extra") or {}).get("scene") == number and d["code"].startswith("PS4")]
         if any(d["severity"] == "error" for d in mine):
             status = "failed"
@@ -289,10 +341,14 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                "billing": {"profile": billing["profile"], "screen_s": _ms_to_s(billing["screen_ms"]),
                            "billed_s": _ms_to_s(billing["billed_ms"])}}
     head = {"story": name, "path": story.get("path"), "engine": engine}
-    buf = io.StringIO()
+    buf = io.StringIO()   # the cut: every shot in screen order, the order prompts and the edit follow
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     w.writerows(csv_rows)
+    setups_buf = io.StringIO()   # the shot list a DP plans the day with: one row per set-up
+    w = csv.writer(setups_buf, lineterminator="\n")
+    w.writerow(SETUP_COLUMNS)
+    w.writerows(setup_rows)
     files = {
         "shot_specs.json": pretty_json({**head, "title_page": story.get("title_page", {}),
                                         "characters": story.get("characters", []), "scenes": shot_scenes}),
@@ -300,7 +356,8 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
         "src.json": pretty_json({**head, "summary": {"status": status, **src_counts}, "scenes": src_scenes}),
         "diagnostics.json": pretty_json({**head, "summary": summary, "diagnostics": diags}),
         "stats.json": pretty_json(stats),
-        "shot_list.csv": buf.getvalue().encode("utf-8"),
+        "shot_list.csv": setups_buf.getvalue().encode("utf-8"),
+        "cut.csv": buf.getvalue().encode("utf-8"),
     }
     return {"files": files, "summary": summary, "diagnostics": diags}
 
