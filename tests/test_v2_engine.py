@@ -373,3 +373,42 @@ def test_the_shot_list_shows_set_ups_and_the_cut_is_apart(studio: Path) -> None:
     assert sorted(covered) == sorted(s["number"] for s in shots)          # every shot of the cut, once
     spec = orjson.loads((folder / "shot_specs.json").read_bytes())
     assert all(su["id"].startswith(sc["scene"] + ".") for sc in spec["scenes"] for su in sc["setups"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Waivers
+# ---------------------------------------------------------------------------------------------
+
+LINCOLN = "INT. THEATRE BOX - NIGHT\n\nAbraham Lincoln watches the play.\n"
+
+
+def test_an_inline_waiver_clears_one_error_and_is_counted(tmp_path: Path, capsys) -> None:
+    text = LINCOLN.replace("Abraham", "[[prodscale: waive PS107 an actor plays him; likeness cleared]]\nAbraham")
+    root = make_project(tmp_path / "w", {"w": text}, CONFIG_2)
+    code, rep = build_json(capsys, root)
+    assert code == 0 and rep["stories"]["w"]["status"] == "complete"
+    d = next(d for d in rep["stories"]["w"]["diagnostics"] if d["code"] == "PS107")
+    assert d["waived"] == "an actor plays him; likeness cleared" and d["severity"] == "error"
+    assert "Platform Safety: Passed (1 waived)" in (root / "build" / "w" / "manifest.txt").read_text(encoding="utf-8")
+    clips = orjson.loads((root / "build" / "w" / "prompts.json").read_bytes())["clips"]
+    assert all(c["status"] == "ready" for c in clips)
+
+
+def test_a_settings_waiver_with_a_match_is_part_of_the_compilation_hash(tmp_path: Path, capsys) -> None:
+    hashes = []
+    for reason in ("cleared with the estate", "cleared again"):
+        cfg = CONFIG_2 + f'\n[[waive]]\nstory = "w"\ncode = "PS107"\nmatch = "Abraham Lincoln"\nreason = "{reason}"\n'
+        root = make_project(tmp_path / reason.replace(" ", "-"), {"w": LINCOLN}, cfg)
+        code, rep = build_json(capsys, root)
+        assert code == 0 and rep["stories"]["w"]["status"] == "complete"
+        hashes.append(orjson.loads((root / "build" / "w" / "manifest.json").read_bytes())["compilation_hash"])
+    assert hashes[0] != hashes[1]
+
+
+def test_an_unused_waiver_is_a_warning_and_a_wrong_match_waives_nothing(tmp_path: Path, capsys) -> None:
+    cfg = CONFIG_2 + '\n[[waive]]\ncode = "PS107"\nmatch = "Mary Todd Lincoln"\nreason = "cleared"\n'
+    root = make_project(tmp_path / "u", {"w": LINCOLN}, cfg)
+    code, rep = build_json(capsys, root)
+    diags = rep["stories"]["w"]["diagnostics"]
+    assert code == 1 and rep["stories"]["w"]["status"] == "blocked"
+    assert "PS094" in {d["code"] for d in diags} and not [d for d in diags if "waived" in d]

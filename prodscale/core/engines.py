@@ -44,9 +44,15 @@ class Engine:
     reader_module: str = "prodscale.core.engines"   # a module with read(story, rules, prefixes) -> Reading
     preview: bool = False
 
-    def read(self, story: Any, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Reading:
-        """The story's scene units as this engine reads them (``rules``: file name -> parsed TOML)."""
-        reading: Reading = importlib.import_module(self.reader_module).read(story, rules, tuple(prefixes))
+    def read(self, story: Any, rules: Any, prefixes: tuple[str, ...] = (),
+             options: dict[str, Any] | None = None) -> Reading:
+        """The story's scene units as this engine reads them (``rules``: file name -> parsed TOML;
+        ``options``: the story's name and the settings a reader may read, e.g. 2.0.0's waivers)."""
+        module = importlib.import_module(self.reader_module)
+        if options and self.reader_module != __name__:
+            reading: Reading = module.read(story, rules, tuple(prefixes), options)
+        else:
+            reading = module.read(story, rules, tuple(prefixes))
         return reading
 
     @cached_property

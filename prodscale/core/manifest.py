@@ -39,6 +39,8 @@ def build_core(*, story: str, engine: str, floor: str, story_hash: str, files: d
     stats = summary.get("stats")
     if stats:   # engine 2.0.0 and later: the script's length and runtime
         core["stats"] = {k: stats[k] for k in sorted(stats)}
+    if summary.get("waived"):   # engine 2.0.0: errors a producer waived, each with a reason
+        core["waived"] = int(summary["waived"])
     billing = summary.get("billing")
     if billing:   # engine 2.0.0 and later: the seconds a generator bills for the story's clips
         core["billing"] = {k: billing[k] for k in sorted(billing)}
@@ -98,6 +100,8 @@ def _stats_lines(stats: dict[str, Any]) -> list[str]:
 def render_text(core: dict[str, Any], run: dict[str, Any]) -> str:
     """``manifest.txt``: the layout of the design, one ``Field: value`` per line."""
     safety = "Passed" if core["safety"] == "passed" else "Blocked"
+    if core.get("waived"):
+        safety += f" ({core['waived']} waived)"
     lines = [
         TITLE,
         f"Engine Version: {core['engine']}",

@@ -22,6 +22,7 @@ _KNOWN: dict[str, set[str] | None] = {
     "style": {"look", "aspect", "negative"},
     "characters": None,
     "acknowledge": None,
+    "waive": None,   # engine 2.0.0: a producer's waiver of one error, with a reason
     "providers": None,
     "budget": None,
 }
@@ -75,6 +76,13 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
             raise fail(f"unknown section or key '{section}'", section,
                        f"known sections: {', '.join(sorted(_KNOWN))}")
         allowed = _KNOWN[section]
+        if section == "waive":
+            if not isinstance(value, list) or not all(isinstance(e, dict) and {"code", "reason"} <= set(e)
+                                                      and str(e.get("reason", "")).strip() for e in value):
+                raise fail("each [[waive]] needs code and a reason (and optionally story, scene, match)", section,
+                           'e.g. [[waive]]\nstory = "pilot"\ncode = "PS107"\nmatch = "Abraham Lincoln"\n'
+                           'reason = "the historical figure is played by an actor; likeness cleared"')
+            continue
         if section == "acknowledge":
             if not isinstance(value, list):
                 raise fail("'acknowledge' must be an array of tables ([[acknowledge]])", section,

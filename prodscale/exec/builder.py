@@ -690,7 +690,8 @@ class Builder:
             parts = self.story_key_parts(text_digest, settled, rules)
             self.last_parts[sf.name], key = parts, digest_obj(parts)
         engine = engines_mod.get_engine(engine_version)
-        reading = engine.read(story, rules.data, tuple(settings.heading_prefixes))
+        reading = engine.read(story, rules.data, tuple(settings.heading_prefixes),
+                              {"story": sf.name, "path": sf.rel_path, "waive": settings.get("waive") or []})
         units = reading.units
         needed = self._needed(sf.name, units, engine, sub)
         log = self.log.load(sf.name)

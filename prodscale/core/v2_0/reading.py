@@ -536,15 +536,37 @@ def _card_jump(text: str, data: dict[str, Any]) -> str | None:
     return seg if seg and classify(seg, vocabulary(data))[0].startswith("jump") else None
 
 
-def read(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Any:
+def story_waivers(options: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``[[waive]]`` entries of prodscale.toml that concern this story, with where they come from."""
+    if not options:
+        return []
+    out = []
+    for n, w in enumerate(options.get("waive") or [], start=1):
+        st = w.get("story")
+        if st not in (None, "", options.get("story")) and st != options.get("path"):
+            continue
+        entry = {"code": str(w["code"]).strip().upper(), "reason": " ".join(str(w["reason"]).split()),
+                 "origin": f"prodscale.toml [[waive]] #{n}"}
+        if w.get("match"):
+            entry["match"] = str(w["match"])
+        if w.get("scene") is not None:
+            entry["scene"] = str(w["scene"])
+        out.append(entry)
+    return out
+
+
+def read(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = (),
+         options: dict[str, Any] | None = None) -> Any:
     """The engine's reader (see :class:`prodscale.core.engines.Reading`): the scene units, and for
-    the aggregation the reading diagnostics and the story's characters."""
+    the aggregation the reading diagnostics, the story's characters and its waivers."""
     from prodscale.core.engines import Reading
-    r = read_story(story, rules, prefixes)
-    return Reading(r.units, {"reading_diagnostics": r.diagnostics, "characters": r.characters})
+    waivers = story_waivers(options)
+    r = read_story(story, rules, prefixes, waivers)
+    return Reading(r.units, {"reading_diagnostics": r.diagnostics, "characters": r.characters, "waivers": waivers})
 
 
-def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> StoryReading:
+def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = (),
+               waivers: list[dict[str, Any]] | None = None) -> StoryReading:
     """The scene units engine 2.0.0's stages compile, with what reading found."""
     from prodscale.core.v2_0.cast import Registry, scene_cast
 
@@ -649,6 +671,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             "vehicle": bool(r is not None and _in_vehicle(r, rules["breakdown.toml"])),
             "light_conflict": light_conflict,
             "own_names": own,
+            "waivers": [w for w in (waivers or []) if w.get("scene") in (None, numbers[i])],
             "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
             "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],
             "breakdown": {k: [{**x, "line": x["line"] - offset} for x in v] for k, v in cast["breakdown"].items()},

@@ -320,12 +320,31 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     billing = {"screen_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("screen_ms", 0)) for s in scenes),
                "billed_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("billed_ms", 0)) for s in scenes),
                "profile": next(((s.get("prompts") or {}).get("profile") for s in scenes if s.get("prompts")), "")}
-    errors = sum(1 for d in diags if d["severity"] == "error")
+    # waivers: a producer's waiver of one error, reported as waived and counted; an unused one is PS094
+    used = {o for s in scenes for o in (s.get("sanitize") or {}).get("waivers_used", [])}
+    if "PS094" in codes:
+        declared = [*story.get("waivers", []),
+                    *[w for s in scenes for w in (s.get("sanitize") or {}).get("inline_waivers", [])]]
+        seen: set[str] = set()
+        for w in declared:
+            if w["origin"] in used or w["origin"] in seen:
+                continue
+            seen.add(w["origin"])
+            span = _shift_span(w.get("span"), int(next((s["line_offset"] for s in scenes
+                                                         if w in (s.get("sanitize") or {}).get("inline_waivers", [])),
+                                                        0))) if w.get("span") else None
+            d = diag(codes["PS094"], span, {"match": w["code"]}, waive_code=w["code"], origin=w["origin"])
+            d["extra"] = {**d.get("extra", {}), "stage": "aggregate"}
+            diags.append(d)
+        diags = sort_diags(diags)
+    waived = sum(1 for d in diags if "waived" in d)
+    errors = sum(1 for d in diags if d["severity"] == "error" and "waived" not in d)
     warnings = sum(1 for d in diags if d["severity"] == "warning" and "acknowledged" not in d)
     acknowledged = sum(1 for d in diags if "acknowledged" in d)
-    safety_blocked = any(d["severity"] == "error" and (d["code"].startswith("PS1") or d["code"] == "PS204")
-                         for d in diags)
-    other_errors = any(d["severity"] == "error" and not d["code"].startswith(("PS1", "PS2")) for d in diags)
+    safety_blocked = any(d["severity"] == "error" and "waived" not in d
+                         and (d["code"].startswith("PS1") or d["code"] == "PS204") for d in diags)
+    other_errors = any(d["severity"] == "error" and "waived" not in d and not d["code"].startswith(("PS1", "PS2"))
+                       for d in diags)
     if src_counts["failed"] or other_errors:
         status = "failed"
     elif n_blocked or safety_blocked or errors:
@@ -334,7 +353,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
         status = "complete"
     summary = {"status": status, "scenes": len(scenes), "shots": n_shots, "clips": n_clips, "clips_blocked": n_blocked,
                "src": src_counts, "errors": errors, "warnings": warnings, "acknowledged": acknowledged,
-               "safety": "blocked" if safety_blocked else "passed",
+               "safety": "blocked" if safety_blocked else "passed", "waived": waived,
                "stats": {"paper": stats["paper"], "pages": stats["pages"], "pages_eighths": stats["pages_eighths"],
                          "runtime_s": stats["runtime"]["by_pages_s"], "runtime_words_s": stats["runtime"]["by_words_s"],
                          "scenes": sum(1 for s in scenes if not s["sanitize"]["scene"].get("prologue"))},

@@ -151,7 +151,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     longest = allowed[-1]
     speech_style = profile.get("dialogue", "quotes") if profile.get("audio", True) else "none"
 
-    errors = [d for d in san.get("diagnostics", []) if d["severity"] == "error"]
+    errors = [d for d in san.get("diagnostics", []) if d["severity"] == "error" and "waived" not in d]
     heading_errors = sorted({d["code"] for d in errors if d.get("span") and spans_overlap(d["span"], scene["heading_span"])})
     missing_bible: dict[str, dict[str, int]] = {}
     gate_reports: dict[tuple[str, str], dict[str, Any]] = {}

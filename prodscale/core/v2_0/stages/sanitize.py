@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import orjson
 
 from prodscale.core.stages import StageSpec
@@ -81,8 +83,59 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 new_scene["elements"][index]["text"] = new_text
     rewrites.sort(key=lambda r: (r["span"]["start_line"], r["span"]["start_col"], r["code"], r["from"]))
     diags = sort_diags(diags)
-    return {"diagnostics": diags, "rewrites": rewrites, "scene": new_scene,
-            "blocked": any(d["severity"] == "error" for d in diags)}
+    used = apply_waivers(scene, diags)
+    return {"diagnostics": diags, "rewrites": rewrites, "scene": new_scene, "waivers_used": used,
+            "inline_waivers": inline_waivers(scene),
+            "blocked": any(d["severity"] == "error" and "waived" not in d for d in diags)}
+
+
+_WAIVE = re.compile(r"^\s*prodscale\s*:\s*waive\s+(PS\d{3})\b[\s,:;-]*(.*)$", re.I | re.S)
+
+
+def inline_waivers(scene: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[[prodscale: waive PS107 reason]]`` notes: each covers its own line when it shares it with
+    text, else the next element; a waiver without a reason is no waiver."""
+    out: list[dict[str, Any]] = []
+    elements = scene.get("elements", [])
+    for i, el in enumerate(elements):
+        if el["kind"] != "note":
+            continue
+        m = _WAIVE.match(el["text"])
+        if not m or not m.group(2).strip():
+            continue
+        line = el["span"]["start_line"]
+        host = next((e for e in elements if e["kind"] != "note"
+                     and e["span"]["start_line"] <= line <= e["span"]["end_line"]), None)
+        if host is None:
+            host = next((e for e in elements[i + 1:] if e["kind"] != "note"), None)
+        first, last = (host["span"]["start_line"], host["span"]["end_line"]) if host else (line, line)
+        if scene.get("heading") and host is None and line <= scene["heading_span"]["end_line"]:
+            first, last = scene["heading_span"]["start_line"], scene["heading_span"]["end_line"]
+        out.append({"code": m.group(1).upper(), "reason": " ".join(m.group(2).split()), "lines": [first, last],
+                    "origin": f"note at line {line}", "span": el["span"]})
+    return out
+
+
+def apply_waivers(scene: dict[str, Any], diags: list[dict[str, Any]]) -> list[str]:
+    """Mark each error a waiver covers (``waived``: the reason; the finding stays reported); the origins
+    of the waivers used. A producer's waiver covers one finding: its code, and its match when given."""
+    used: list[str] = []
+    waivers = [*inline_waivers(scene), *(scene.get("waivers") or [])]
+    for d in diags:
+        if d["severity"] != "error":
+            continue
+        match = str((d.get("extra") or {}).get("match", "")).casefold()
+        for w in waivers:
+            if w["code"] != d["code"] or (w.get("match") and w["match"].casefold() != match):
+                continue
+            if "lines" in w and not (d.get("span") and w["lines"][0] <= d["span"]["start_line"] <= w["lines"][1]):
+                continue
+            d["waived"] = w["reason"]
+            d["extra"] = {**(d.get("extra") or {}), "waiver": w["origin"]}
+            if w["origin"] not in used:
+                used.append(w["origin"])
+            break
+    return used
 
 
 SPEC = StageSpec(name="sanitize", version=VERSION, rule_files=("sanitize.toml", "lists/real_people.tsv"), settings=(),
