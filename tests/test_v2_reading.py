@@ -444,3 +444,15 @@ def test_a_name_spoken_in_dialogue_is_a_mention_and_a_story_place_is_its_own() -
 
 def test_a_real_person_as_a_character_is_stopped() -> None:
     assert "LINCOLN" in ps107("INT. DEBATE HALL - NIGHT\n\nThe crowd hushes.\n\nLINCOLN\nFourscore.\n")
+
+
+@pytest.mark.parametrize("line, match", [
+    ("Einstein was a visiting professor here.", "Einstein"),
+    ("It could be compared to the dancing of Gene Kelly, all glide.", None),
+    ("Bart's brown Lincoln roars down the road.", None),
+])
+def test_a_reference_is_a_warning_not_a_stop(line: str, match: str | None) -> None:
+    import test_v2_explain
+    result = test_v2_explain.compile_v2("Title: x\n\nINT. HALL - DAY\n\n" + line + "\n")
+    codes = [(d["code"], d["extra"]["match"]) for d in result["diagnostics"] if d["code"] in ("PS107", "PS119")]
+    assert codes == ([("PS119", match)] if match else [])

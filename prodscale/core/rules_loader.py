@@ -31,6 +31,7 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "substitution": ({"swap"}, {"exceptions"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
+        "mention": ({"of"}, set()),   # engine 2.0.0: a names rule's finding that is a reference, not a depiction
         "pattern": ({"pattern"}, {"exceptions", "min_digits"}),
         "control": (set(), {"extra_chars"}),
     },

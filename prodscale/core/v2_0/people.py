@@ -102,6 +102,9 @@ def find_people(text: str, rule: dict[str, Any], rows: list[list[str]],
                 i += n   # "Jesus!": an exclamation, not a person
                 break
             prev = tuple(keys[max(0, i - 3):i])
+            if i > 0 and keys[i - 1].endswith("'s") and not text[toks[i - 1][1]:toks[i][0]].strip():
+                i += n   # "Bart's Lincoln": someone's thing
+                break
             nxt = tuple(keys[i + n:i + n + 3])
             if any(prev[len(prev) - len(p):] == p for p in before if len(p) <= len(prev)) or \
                     any(nxt[:len(p)] == p for p in after):

@@ -55,15 +55,25 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     rewrites: list[dict[str, Any]] = []
     new_scene = orjson.loads(orjson.dumps(scene))
     gates = gate_rules(data)
+    mentions = {r["of"]: r for r in gates if r["kind"] == "mention"}
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
         may = terms_may_match(gates, text)
         for rule in rules_for(gates, may):   # 1.x's gates, and the names rules (kind "names") routed below
             if kind not in rule.get("scope", []):
                 continue
+            if rule["kind"] == "mention":
+                continue   # reported through the names rule it belongs to
             found = (find_people(text, rule, rules[rule["list"]], scene.get("own_names", ()))
                      if rule["kind"] == "names" else scan(rule, text, may))
             for hit, values in found:
+                if rule["kind"] == "names" and not _shown(kind, text, hit.end):
+                    mention = mentions.get(rule["code"])
+                    if mention is not None:
+                        hspan = sub_span(span, text, hit.start, hit.end)
+                        diags.append(diag(mention, hspan, {"match": hit.text, "element": kind},
+                                          match=hit.text, **values))
+                    continue
                 hspan = sub_span(span, text, hit.start, hit.end)
                 values = {"match": hit.text, **values}
                 extra = {"match": values["match"], "element": kind}
@@ -87,6 +97,20 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     return {"diagnostics": diags, "rewrites": rewrites, "scene": new_scene, "waivers_used": used,
             "inline_waivers": inline_waivers(scene),
             "blocked": any(d["severity"] == "error" and "waived" not in d for d in diags)}
+
+
+_ACTING = re.compile(r"^(?:\s*\(|\s*,\s*\d|\s+(?:(?!was\b|always\b|perhaps\b|across\b|thus\b|unless\b|whereas\b)"
+                     r"[a-z]+s|is|are|stands|sits|walks|looks|turns|says|speaks|waves|"
+                     r"smiles|enters|appears|arrives|watches|stares|nods|steps|runs|holds|takes|leans|laughs)\b)")
+
+
+def _shown(kind: str, text: str, end: int) -> bool:
+    """A real person shown, not mentioned: a cue, a heading, a slug or a card naming them, or action in
+    which they do something now ("Abraham Lincoln watches", "LINCOLN (56)"); "Einstein was a professor
+    here" and "the dancing of Gene Kelly" are references."""
+    if kind in ("character", "heading", "slug", "card", "centered"):
+        return True
+    return bool(_ACTING.match(text[end:end + 40]))
 
 
 _WAIVE = re.compile(r"^\s*prodscale\s*:\s*waive\s+(PS\d{3})\b[\s,:;-]*(.*)$", re.I | re.S)
