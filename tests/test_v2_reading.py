@@ -456,3 +456,26 @@ def test_a_reference_is_a_warning_not_a_stop(line: str, match: str | None) -> No
     result = test_v2_explain.compile_v2("Title: x\n\nINT. HALL - DAY\n\n" + line + "\n")
     codes = [(d["code"], d["extra"]["match"]) for d in result["diagnostics"] if d["code"] in ("PS107", "PS119")]
     assert codes == ([("PS119", match)] if match else [])
+
+
+def gate_codes(body: str, gates: tuple[str, ...] = ("PS101", "PS108", "PS120")) -> list[tuple[str, str]]:
+    import test_v2_explain
+    result = test_v2_explain.compile_v2("Title: x\n\nINT. HALL - DAY\n\n" + body + "\n")
+    return [(d["code"], d["extra"]["match"].casefold()) for d in result["diagnostics"] if d["code"] in gates]
+
+
+@pytest.mark.parametrize("body, expected", [
+    # depicted: a stop
+    ("They make love on the couch.", [("PS101", "make love")]),
+    ("A stranger in a Batman costume waits.", [("PS108", "batman")]),
+    ("A poster of Batman hangs over the bed.", [("PS108", "batman")]),
+    # said or only referred to: a warning, no stop
+    ("NELL (40) reads.\n\nNELL\nWe never make love anymore.", [("PS120", "make love")]),
+    ("NELL (40) reads.\n\nNELL\nBatman would know.", [("PS120", "batman")]),
+    ("He does his Batman voice for the kids.", [("PS120", "batman")]),
+    ("They argue about the Batman movie.", [("PS120", "batman")]),
+    # a phrase that only looks like a gate term
+    ("NELL (40) reads.\n\nNELL\nHow do you make love last?", []),
+])
+def test_a_gate_term_depicted_stops_and_said_or_referred_to_warns(body: str, expected: list) -> None:
+    assert gate_codes(body) == expected

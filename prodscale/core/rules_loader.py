@@ -27,7 +27,7 @@ COMMON_OPTIONAL = {"until"}
 # kind -> (required kind keys, optional kind keys), per rule file
 KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "sanitize.toml": {
-        "existence": ({"terms"}, {"exceptions"}),
+        "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after"}),
         "substitution": ({"swap"}, {"exceptions"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
@@ -157,7 +157,7 @@ def _check_rule(name: str, i: int, rule: Any, seen: set[str]) -> None:
         raise _fail(name, f"{where} (kind {rule['kind']}) is missing '{missing[0]}'")
     _unknown(name, where, set(rule), COMMON_REQUIRED | COMMON_OPTIONAL | req | opt)
     for key in ("terms", "with", "exceptions", "unless", "when_int_ext", "when_time", "extra_chars", "not_before",
-                "not_after"):
+                "not_after", "mention_before", "mention_after"):
         if key in rule:
             _str_list(name, f"{where} {key}", rule[key])
     if "swap" in rule:

@@ -56,6 +56,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     new_scene = orjson.loads(orjson.dumps(scene))
     gates = gate_rules(data)
     mentions = {r["of"]: r for r in gates if r["kind"] == "mention"}
+    gate_mention = next((r for r in gates if r["code"] == "PS120"), None)
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
         may = terms_may_match(gates, text)
@@ -67,6 +68,14 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             found = (find_people(text, rule, rules[rule["list"]], scene.get("own_names", ()))
                      if rule["kind"] == "names" else scan(rule, text, may))
             for hit, values in found:
+                if rule["kind"] == "existence" and (rule.get("spoken") or rule.get("mention_after")) \
+                        and _mentioned(rule, kind, text, hit):
+                    mention = gate_mention
+                    if mention is not None:
+                        hspan = sub_span(span, text, hit.start, hit.end)
+                        diags.append(diag(mention, hspan, {"match": hit.text, "element": kind, "gate": rule["code"]},
+                                          match=hit.text, gate=rule["code"]))
+                    continue
                 if rule["kind"] == "names" and not _shown(kind, text, hit.end):
                     mention = mentions.get(rule["code"])
                     if mention is not None:
@@ -102,6 +111,27 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
 _ACTING = re.compile(r"^(?:\s*\(|\s*,\s*\d|\s+(?:(?!was\b|always\b|perhaps\b|across\b|thus\b|unless\b|whereas\b)"
                      r"[a-z]+s|is|are|stands|sits|walks|looks|turns|says|speaks|waves|"
                      r"smiles|enters|appears|arrives|watches|stares|nods|steps|runs|holds|takes|leans|laughs)\b)")
+
+
+_SPOKEN = ("dialogue", "lyrics")
+
+
+def _mentioned(rule: dict[str, Any], kind: str, text: str, hit: Any) -> bool:
+    """A gate term that is said (dialogue, lyrics) or only referred to around it (a voice, a mask, a
+    comparison): no picture of it for a generator to refuse."""
+    if rule.get("spoken") == "mention" and kind in _SPOKEN:
+        return True
+    before = text[max(0, hit.start - 30):hit.start].casefold().split()
+    after = text[hit.end:hit.end + 30].casefold().split()
+    for phrase in rule.get("mention_before", []):
+        words = phrase.casefold().split()
+        if before[-len(words):] == words:
+            return True
+    for phrase in rule.get("mention_after", []):
+        words = phrase.casefold().split()
+        if [w.strip(".,;:!?'’s") for w in after[:len(words)]] == words or after[:len(words)] == words:
+            return True
+    return False
 
 
 def _shown(kind: str, text: str, end: int) -> bool:
