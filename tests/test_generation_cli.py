@@ -216,3 +216,27 @@ def test_stale_prompts_refused_but_provider_edits_do_not_stale(project: Path, ca
     toml.write_text(toml.read_text(encoding="utf-8").replace('aspect = "16:9"', 'aspect = "9:16"'), encoding="utf-8")
     rc, _, err = run(capsys, "generate", STORY, "--dry-run", "-C", str(project))
     assert rc == 2 and "not up to date" in err and "prodscale build" in err
+
+
+@pytest.mark.parametrize("engine", ["1.0.0", "2.0.0"])
+def test_dry_run_shows_billed_seconds_beside_screen_seconds(
+        engine: str, example_copy: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A producer sees what is paid for beside what the cut uses, and the figures are the clips' own."""
+    toml = example_copy / "prodscale.toml"
+    text = toml.read_text(encoding="utf-8").replace('engine = "1.0.0"', f'engine = "{engine}"')
+    toml.write_text(text.replace("http://127.0.0.1:8765", sandbox.url), encoding="utf-8")
+    monkeypatch.setenv("PRODSCALE_SANDBOX_KEY", SECRET)
+    assert main(["build", "-C", str(example_copy)]) == 0
+    clips = [c for c in json.loads((example_copy / "build" / STORY / "prompts.json").read_bytes())["clips"]
+             if c["status"] == "ready"]
+    billed, screen = sum(c["duration_ms"] for c in clips), sum(c["content_ms"] for c in clips)
+    assert 0 < screen < billed
+    rc, out, _ = run(capsys, "generate", STORY, "--dry-run", "--json", "-C", str(example_copy))
+    est = json.loads(out)
+    assert rc == 0 and (est["stories"][STORY]["billed_ms"], est["stories"][STORY]["screen_ms"]) == (billed, screen)
+    rc, out, _ = run(capsys, "generate", STORY, "--dry-run", "-C", str(example_copy))
+    assert f"({billed / 1000:.1f} s billed for {screen / 1000:.1f} s on screen)" in out
+    manifest = (example_copy / "build" / STORY / "manifest.txt").read_text(encoding="utf-8")
+    assert ("Billed Seconds:" in manifest) == (engine == "2.0.0")
+

@@ -51,9 +51,9 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
         for story, s in est["stories"].items():
             extra = "".join(f", {s[k]} {k.replace('_', ' ')}" for k in ("completed", "in_flight", "failed", "duplicates")
                             if s[k])
-            click.echo(f"{story}: {s['to_send']} to send, estimate {money(s['estimate'])}{extra}")
+            click.echo(f"{story}: {s['to_send']} to send, estimate {money(s['estimate'])}{_seconds(s)}{extra}")
         short = "" if est["covered"] else f" (not enough: add {money(est['total'] - est['available'])})"
-        click.echo(f"total: {est['to_send']} to send, estimate {money(est['total'])}; "
+        click.echo(f"total: {est['to_send']} to send, estimate {money(est['total'])}{_seconds(est)}; "
                    f"available {money(est['available'])}{short}")
         return
     cap = parse_amount(max_cost, budget.decimals) if max_cost is not None else None
@@ -103,3 +103,11 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
         raise GenerationIncomplete(f"not every clip was generated: {bad}",
                                    hint="refused: add credits (`prodscale credits add`); in-flight: run generate "
                                         "again to reconcile; failed: see build/<story>/generation.json")
+
+
+def _seconds(est: dict) -> str:  # type: ignore[type-arg]
+    """`` (48.0 s billed for 37.2 s on screen)``: what a producer pays for beside what the cut uses."""
+    if not est["billed_ms"]:
+        return ""
+    billed = f"{est['billed_ms'] / 1000:.1f} s billed"
+    return f" ({billed} for {est['screen_ms'] / 1000:.1f} s on screen)" if est["screen_ms"] is not None else f" ({billed})"

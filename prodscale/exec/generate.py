@@ -48,6 +48,8 @@ class Clip:
     request: dict[str, Any]
     key: str
     estimate: int
+    #: seconds of the clip that are on screen (engine 2.0.0's ``content_ms``); None where the engine does not say
+    screen_ms: int | None = None
 
 
 @dataclass
@@ -112,7 +114,9 @@ def clips_from_prompts(story: str, prompts: dict[str, Any], provider: ProviderCo
                          f"{provider.name} takes {provider.profile}; not sent")
             continue
         req = canonical_request(provider, c)
-        clips.append(Clip(story, str(c["id"]), req, idempotency_key(req), estimate_cost(provider, req["duration_ms"])))
+        screen = c.get("content_ms")
+        clips.append(Clip(story, str(c["id"]), req, idempotency_key(req), estimate_cost(provider, req["duration_ms"]),
+                          int(screen) if isinstance(screen, int) else None))
     if blocked:
         notes.append(f"{story}: {blocked} clip(s) blocked by the gates are not sent")
     return clips, notes
@@ -153,13 +157,14 @@ def load_clips(project: Any, stories: list[str], provider: ProviderConfig, *,
 
 
 def estimate(clips: list[Clip], ledger: Ledger) -> dict[str, Any]:
-    """Per story and in total: how many clips would be sent and what they would cost (nothing is sent)."""
+    """Per story and in total: how many clips would be sent, what they would cost, and the seconds billed
+    for them beside the seconds of them on screen (``screen_ms`` is None when a clip's engine does not say)."""
     rows = ledger.rows([c.key for c in clips])
     stories: dict[str, dict[str, int]] = {}
     seen: set[str] = set()
     for c in clips:
         s = stories.setdefault(c.story, {"clips": 0, "to_send": 0, "estimate": 0, "completed": 0, "in_flight": 0,
-                                         "failed": 0, "duplicates": 0})
+                                         "failed": 0, "duplicates": 0, "billed_ms": 0, "screen_ms": 0})
         s["clips"] += 1
         state = rows.get(c.key, {}).get("state")
         if c.key in seen:
@@ -173,10 +178,16 @@ def estimate(clips: list[Clip], ledger: Ledger) -> dict[str, Any]:
         else:
             s["to_send"] += 1
             s["estimate"] += c.estimate
+            s["billed_ms"] += int(c.request["duration_ms"])
+            if s["screen_ms"] is not None:
+                s["screen_ms"] = None if c.screen_ms is None else s["screen_ms"] + c.screen_ms
         seen.add(c.key)
     credits = ledger.summary()
     total = sum(s["estimate"] for s in stories.values())
+    screens = [s["screen_ms"] for s in stories.values()]
     return {"stories": stories, "total": total, "to_send": sum(s["to_send"] for s in stories.values()),
+            "billed_ms": sum(s["billed_ms"] for s in stories.values()),
+            "screen_ms": None if None in screens else sum(screens),
             "available": credits["available"], "covered": total <= credits["available"]}
 
 
