@@ -444,12 +444,14 @@ def test_a_name_spoken_in_dialogue_is_a_mention_and_a_story_place_is_its_own() -
 
 def test_a_real_person_as_a_character_is_stopped() -> None:
     assert "LINCOLN" in ps107("INT. DEBATE HALL - NIGHT\n\nThe crowd hushes.\n\nLINCOLN\nFourscore.\n")
+    assert "Abraham Lincoln" in ps107("INT. DEBATE HALL - NIGHT\n\nAbraham Lincoln (in a top hat) climbs up.\n")
 
 
 @pytest.mark.parametrize("line, match", [
     ("Einstein was a visiting professor here.", "Einstein"),
     ("It could be compared to the dancing of Gene Kelly, all glide.", None),
     ("Bart's brown Lincoln roars down the road.", None),
+    ("The radio plays a song by Elvis Presley (which she hates).", "Elvis Presley"),
 ])
 def test_a_reference_is_a_warning_not_a_stop(line: str, match: str | None) -> None:
     import test_v2_explain

@@ -108,7 +108,10 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             "blocked": any(d["severity"] == "error" and "waived" not in d for d in diags)}
 
 
-_ACTING = re.compile(r"^(?:\s*\(|\s*,\s*\d|\s+(?:(?!was\b|always\b|perhaps\b|across\b|thus\b|unless\b|whereas\b)"
+# a parenthetical after a name introduces them ("(56)", "(in a top hat)", "(V.O.)"); an aside does not
+# ("... by Nate Dogg and Eminem (which Andrew protests ...)")
+_ACTING = re.compile(r"^(?:\s*\((?!\s*(?i:which|who|whom|whose|that|as|or|and|i\.e|e\.g|see)\b)|\s*,\s*\d|"
+                     r"\s+(?:(?!was\b|always\b|perhaps\b|across\b|thus\b|unless\b|whereas\b)"
                      r"[a-z]+s|is|are|stands|sits|walks|looks|turns|says|speaks|waves|"
                      r"smiles|enters|appears|arrives|watches|stares|nods|steps|runs|holds|takes|leans|laughs)\b)")
 
