@@ -481,3 +481,37 @@ def gate_codes(body: str, gates: tuple[str, ...] = ("PS101", "PS108", "PS120")) 
 ])
 def test_a_gate_term_depicted_stops_and_said_or_referred_to_warns(body: str, expected: list) -> None:
     assert gate_codes(body) == expected
+
+
+def brand_codes(text: str) -> list[tuple[str, str, str]]:
+    import test_v2_explain
+    result = test_v2_explain.compile_v2("Title: x\n\n" + text)
+    return [(d["code"], d["extra"]["match"], d["extra"].get("replacement") or d["extra"].get("reason", ""))
+            for d in result["diagnostics"] if d["code"] in ("PS109", "PS121")]
+
+
+def test_a_brand_before_its_time_is_flagged_not_rewritten() -> None:
+    text = "EXT. DINER - DAY - 1962\n\nNELL (40) drinks a Coca-Cola and checks her iPhone.\n"
+    assert brand_codes(text) == [("PS109", "Coca-Cola", "soda"),
+                                 ("PS121", "iPhone", "the story is set in 1962, before it existed (2007)")]
+
+
+def test_a_card_states_the_year_and_later_scenes_keep_it() -> None:
+    text = ("INT. LAB - NIGHT\n\nSUPER: LONDON, 1888\n\nRAY (30) waits.\n\n"
+            "INT. ATTIC - NIGHT\n\nRAY checks his iPhone.\n\n"
+            "INT. LAB - DAY - 2019\n\nRAY checks his iPhone.\n")
+    assert [(c, m, r[:24]) for c, m, r in brand_codes(text)] == [
+        ("PS121", "iPhone", "the story is set in 1888"), ("PS109", "iPhone", "smartphone")]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("NELL\nJust Google it.", [("PS121", "Google", "it is used as a verb")]),
+    ("NELL\nGoogle knows everything.", [("PS109", "Google", "A search engine")]),
+    ("A Tesla coil hums.", []),
+    ("Matt builds a LEGO set.", [("PS109", "LEGO", "TOY-BRICK")]),
+    ("She laces her Nike shoes.", [("PS109", "Nike", "athletic")]),
+    ("She looks down at her adidas.", [("PS109", "adidas", "sneakers")]),
+    ("SUPER: 1500 MILES NORTH\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),
+])
+def test_brand_rewrites_stay_grammatical(line: str, expected: list) -> None:
+    assert brand_codes("INT. HALL - DAY\n\nNELL (40) waits.\n\n" + line + "\n") == expected

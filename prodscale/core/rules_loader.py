@@ -28,7 +28,7 @@ COMMON_OPTIONAL = {"until"}
 KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "sanitize.toml": {
         "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after"}),
-        "substitution": ({"swap"}, {"exceptions"}),
+        "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
         "mention": ({"of"}, set()),   # engine 2.0.0: a names rule's finding that is a reference, not a depiction
@@ -157,12 +157,22 @@ def _check_rule(name: str, i: int, rule: Any, seen: set[str]) -> None:
         raise _fail(name, f"{where} (kind {rule['kind']}) is missing '{missing[0]}'")
     _unknown(name, where, set(rule), COMMON_REQUIRED | COMMON_OPTIONAL | req | opt)
     for key in ("terms", "with", "exceptions", "unless", "when_int_ext", "when_time", "extra_chars", "not_before",
-                "not_after", "mention_before", "mention_after"):
+                "not_after", "mention_before", "mention_after", "verb_objects", "modifier_nouns"):
         if key in rule:
             _str_list(name, f"{where} {key}", rule[key])
     if "swap" in rule:
         if not isinstance(rule["swap"], dict) or not all(isinstance(v, str) for v in rule["swap"].values()):
             raise _fail(name, f"{where} swap must be a table of term = replacement strings")
+    if "modifier" in rule and (not isinstance(rule["modifier"], dict)
+                               or not all(isinstance(v, str) for v in rule["modifier"].values())):
+        raise _fail(name, f"{where} modifier must be a table of term = word before a noun")
+    if "introduced" in rule:
+        if not isinstance(rule["introduced"], dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in rule["introduced"].values()):
+            raise _fail(name, f"{where} introduced must be a table of term = year")
+        strays = sorted(set(rule["introduced"]) - set(rule.get("swap", {})))
+        if strays:
+            raise _fail(name, f"{where} introduced names '{strays[0]}', which is not in its swap table")
     if "pattern" in rule:
         try:
             re.compile(rule["pattern"])

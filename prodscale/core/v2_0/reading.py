@@ -490,6 +490,15 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
     return out
 
 
+_YEAR = re.compile(r"(?<![\d,.])(1[0-9]\d\d|20\d\d)(?!\d|,\d)(?!\s*(?i:miles|feet|meters|metres|dollars|people|men)\b)")
+
+
+def _year_in(text: str) -> int | None:
+    """The year a heading or a card states ("1962", "LONDON, 1888", "SUMMER 1969"), the last one when several."""
+    found = _YEAR.findall(text)
+    return int(found[-1]) if found else None
+
+
 def _own_names(blocks: list[Block], registry: Any, rules: Any) -> list[str]:
     """One-word real names that are this story's own places or characters (not the real person here)."""
     if "lists/real_people.tsv" not in rules:
@@ -591,6 +600,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
     established: set[tuple[str | None, str]] = set()   # (INT/EXT, set) established in this sequence
     seq_dn: str | None = None
     jumped: str | None = None   # a title card's time jump ("TITLES: ONE WEEK LATER") for the next scene
+    year: int | None = None     # the year the story last stated (a heading's "- 1962", a card "LONDON, 1888")
     for i, b in enumerate(blocks):
         if b.reading is not None and (carried or jumped):
             for m in carried:
@@ -600,7 +610,11 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
                 b.reading.time_jump = jumped   # a new day: nothing carries its light over
                 prev_light = prev_dn = None
             carried, jumped = [], None
+        if b.reading is not None:
+            year = _year_in(" ".join(b.reading.modifiers)) or year
         for e in b.elements:
+            if e["kind"] == CARD:
+                year = _year_in(e["text"]) or year
             if e["kind"] == TRANSITION:
                 key = norm(e["text"]).rstrip(":").strip()
                 carried = [lex.flashback[key]] if key in lex.flashback else []
@@ -671,6 +685,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             "vehicle": bool(r is not None and _in_vehicle(r, rules["breakdown.toml"])),
             "light_conflict": light_conflict,
             "own_names": own,
+            "year": year,
             "waivers": [w for w in (waivers or []) if w.get("scene") in (None, numbers[i])],
             "elements": [{**e, "span": _shift(e["span"], offset)} for e in b.elements],
             "cast": [{**c, "line": c["line"] - offset} for c in cast["cast"]],

@@ -86,8 +86,13 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 hspan = sub_span(span, text, hit.start, hit.end)
                 values = {"match": hit.text, **values}
                 extra = {"match": values["match"], "element": kind}
+                if rule["kind"] == "substitution" and (reason := _keep_brand(rule, scene.get("year"), text, hit)):
+                    kept = next((r for r in gates if r["code"] == "PS121"), None)
+                    if kept is not None:
+                        diags.append(diag(kept, hspan, {**extra, "reason": reason}, match=hit.text, reason=reason))
+                    continue
                 if rule["kind"] == "substitution":
-                    raw = str(values["replacement"])
+                    raw = _modifier(rule, text, hit) or str(values["replacement"])
                     rep = _replacement(text, hit, raw, kind == "heading")
                     values["replacement"] = rep
                     pending.append((hit, raw))
@@ -114,6 +119,28 @@ _ACTING = re.compile(r"^(?:\s*\((?!\s*(?i:which|who|whom|whose|that|as|or|and|i\
                      r"\s+(?:(?!was\b|always\b|perhaps\b|across\b|thus\b|unless\b|whereas\b)"
                      r"[a-z]+s|is|are|stands|sits|walks|looks|turns|says|speaks|waves|"
                      r"smiles|enters|appears|arrives|watches|stares|nods|steps|runs|holds|takes|leans|laughs)\b)")
+
+
+def _keep_brand(rule: dict[str, Any], year: int | None, text: str, hit: Any) -> str | None:
+    """Why a brand must not be swapped for its generic noun, or None: a story set before the product existed
+    (an iPhone in 1962 is an error of the script, not a logo to hide), or the brand used as a verb ("Google it")."""
+    since = rule.get("introduced", {}).get(hit.text.casefold())
+    if year is not None and since is not None and year < since:
+        return f"the story is set in {year}, before it existed ({since})"
+    after = text[hit.end:hit.end + 20].split()
+    if after and after[0].strip(".,;:!?") in rule.get("verb_objects", ()):
+        return "it is used as a verb"
+    return None
+
+
+def _modifier(rule: dict[str, Any], text: str, hit: Any) -> str | None:
+    """The generic word for a brand used before a noun, where its noun would read wrong ("a LEGO set" is "a
+    toy-brick set", not "a toy bricks set"; "Nike shoes" are "athletic shoes"), or None."""
+    form = rule.get("modifier", {}).get(hit.text.casefold())
+    after = text[hit.end:hit.end + 20].split()
+    if form and after and after[0].strip(".,;:!?").casefold() in rule.get("modifier_nouns", ()):
+        return str(form)
+    return None
 
 
 _SPOKEN = ("dialogue", "lyrics")
