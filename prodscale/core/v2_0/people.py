@@ -25,6 +25,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*\.?")
 
 
 def _key(word: str) -> str:
+    if word.isascii():   # the same key, without decomposing (most names; building the index is per process)
+        return word.rstrip(".").lower()
     decomposed = unicodedata.normalize("NFKD", word.rstrip(".").casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
 
