@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -105,7 +106,7 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
                                         "again to reconcile; failed: see build/<story>/generation.json")
 
 
-def _seconds(est: dict) -> str:  # type: ignore[type-arg]
+def _seconds(est: dict[str, Any]) -> str:
     """`` (48.0 s billed for 37.2 s on screen)``: what a producer pays for beside what the cut uses."""
     if not est["billed_ms"]:
         return ""

@@ -56,7 +56,8 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     new_scene = orjson.loads(orjson.dumps(scene))
     gates = gate_rules(data)
     mentions = {r["of"]: r for r in gates if r["kind"] == "mention"}
-    gate_mention = next((r for r in gates if r["code"] == "PS120"), None)
+    by_code = {r["code"]: r for r in gates}
+    gate_mention, brand_kept = by_code.get("PS120"), by_code.get("PS121")
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
         may = terms_may_match(gates, text)
@@ -87,9 +88,8 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 values = {"match": hit.text, **values}
                 extra = {"match": values["match"], "element": kind}
                 if rule["kind"] == "substitution" and (reason := _keep_brand(rule, scene.get("year"), text, hit)):
-                    kept = next((r for r in gates if r["code"] == "PS121"), None)
-                    if kept is not None:
-                        diags.append(diag(kept, hspan, {**extra, "reason": reason}, match=hit.text, reason=reason))
+                    if brand_kept is not None:
+                        diags.append(diag(brand_kept, hspan, {**extra, "reason": reason}, match=hit.text, reason=reason))
                     continue
                 if rule["kind"] == "substitution":
                     raw = _modifier(rule, text, hit) or str(values["replacement"])
@@ -159,7 +159,7 @@ def _mentioned(rule: dict[str, Any], kind: str, text: str, hit: Any) -> bool:
             return True
     for phrase in rule.get("mention_after", []):
         words = phrase.casefold().split()
-        if [w.strip(".,;:!?'’s") for w in after[:len(words)]] == words or after[:len(words)] == words:
+        if [w.strip(".,;:!?") for w in after[:len(words)]] == words:
             return True
     return False
 
