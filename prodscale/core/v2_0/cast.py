@@ -24,6 +24,7 @@ Pure, deterministic: lists are compiled once per rule data.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,9 +71,11 @@ class Lists:
     folded: dict[str, frozenset[str]]
     phrases: dict[tuple[str, ...], str]   # folded words of a listed phrase -> its (first) category
     longest: int
+    firsts: dict[str, int]             # a phrase's first word -> the longest phrase it starts (the scan's skip)
     camera: frozenset[str]
     emphasis: frozenset[str]
     ignore: tuple[str, ...]
+    skip: frozenset[str]               # camera words and emphases (what a run's ends shed)
     determiners: frozenset[str]
     adjectives: frozenset[str]
     not_props: frozenset[str]          # body parts and places: framed or a set, never a prop
@@ -94,7 +97,7 @@ def lists(data: dict[str, Any]) -> Lists:
         for term in cats.get(cat, []):
             phrases.setdefault(tuple(_words(fold_term(term))), cat)
     return Lists(
-        phrases=phrases, longest=max((len(k) for k in phrases), default=1),
+        phrases=phrases, longest=max((len(k) for k in phrases), default=1), firsts=_firsts(phrases),
         honorifics=frozenset(w.upper().rstrip(".") for w in data["cast"]["honorifics"]),
         not_aliases=frozenset(w.upper().rstrip(".") for w in data["cast"]["not_aliases"]),
         people=frozenset(w.upper() for w in data["cast"]["people"]),
@@ -102,7 +105,7 @@ def lists(data: dict[str, Any]) -> Lists:
         adult_age=int(data["minors"]["adult_age"]),
         categories=cats,
         folded={k: frozenset(fold_term(t) for t in v) for k, v in cats.items()},
-        camera=camera, emphasis=emphasis, ignore=tuple(sorted(camera | emphasis)),
+        camera=camera, emphasis=emphasis, ignore=tuple(sorted(camera | emphasis)), skip=camera | emphasis,
         determiners=frozenset(w.upper() for w in words["determiners"]),
         adjectives=frozenset(w.upper() for w in words["adjectives"]),
         not_props=frozenset(w.upper() for w in [*words["body"], *words["places"]]),
@@ -110,6 +113,14 @@ def lists(data: dict[str, Any]) -> Lists:
         body=frozenset(w.upper() for w in words["body"]),
         worn=frozenset(tuple(_words(fold_term(w))) for w in data["categories"].get("wardrobe", [])),
     )
+
+
+def _firsts(phrases: dict[tuple[str, ...], str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key in phrases:
+        if key:
+            out[key[0]] = max(out.get(key[0], 0), len(key))
+    return out
 
 
 _WORD = re.compile(r"[^\W_]+(?:[-'’.&/][^\W_]+)*")
@@ -126,7 +137,11 @@ def listed(text: str, lx: Lists) -> list[tuple[Hit, str]]:
     out: list[tuple[Hit, str]] = []
     i = 0
     while i < len(toks):
-        for n in range(min(lx.longest, len(toks) - i), 0, -1):
+        longest = lx.firsts.get(toks[i][2])
+        if longest is None:   # no listed phrase starts with this word
+            i += 1
+            continue
+        for n in range(min(longest, len(toks) - i), 0, -1):
             cat = lx.phrases.get(tuple(t[2] for t in toks[i:i + n]))
             if cat is not None:
                 start, end = toks[i][0], toks[i + n - 1][1]
@@ -145,13 +160,19 @@ def _simile(toks: list[tuple[int, int, str]], i: int) -> bool:
     return "like" in before[-2:] or before[-3:-1] == ["as", "if"] or before[-2:] == ["as", "though"]
 
 
+@functools.lru_cache(maxsize=4096)
+def _caps_runs(text: str) -> tuple[Hit, ...]:
+    """A text's runs of capitals, found once: the registry, a scene's cast and its introductions all ask."""
+    return tuple(caps_runs(text))
+
+
 def runs(text: str, lx: Lists) -> list[Hit]:
     """Runs of capitals with the camera words and emphases at their ends trimmed off ("AN RV" ->
     "RV", "TILT DOWN" -> nothing); words inside a run stay ("WALTER WHITE")."""
     out: list[Hit] = []
-    for run in caps_runs(text):
+    for run in _caps_runs(text):
         parts = [(m.start(), m.end()) for m in re.finditer(r"\S+", run.text)]
-        skip = lx.camera | lx.emphasis
+        skip = lx.skip
         while parts and run.text[parts[0][0]:parts[0][1]].upper().strip(",.;:!?") in skip:
             parts.pop(0)
         while parts and (run.text[parts[-1][0]:parts[-1][1]].upper().strip(",.;:!?") in lx.camera
@@ -171,7 +192,7 @@ def intro_runs(text: str, lx: Lists) -> list[Hit]:
     """Runs that may introduce a character: a run right before "(" is one as written (``BIG (40s)``,
     ``A YOUNG WOMAN (20s)`` without its article); others as :func:`runs` trims them."""
     out: list[Hit] = []
-    for run in caps_runs(text):
+    for run in _caps_runs(text):
         if text[run.end:run.end + 2].lstrip().startswith("("):
             words = run.text.split()
             start = run.start

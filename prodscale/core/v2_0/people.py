@@ -39,6 +39,7 @@ def _words(name: str) -> tuple[str, ...]:
 class NameIndex:
     names: dict[tuple[str, ...], tuple[str, str]]   # words -> (canonical name, category)
     longest: int
+    firsts: dict[str, int]   # a name's first word -> the most words a name starting with it has
 
 
 @per_rule_data
@@ -56,7 +57,10 @@ def name_index(rows: list[list[str]]) -> NameIndex:
                                                               and category not in _KNOWN_BY_SURNAME))):
                 continue
             names.setdefault(words, (canonical, category))
-    return NameIndex(names, max((len(k) for k in names), default=1))
+    firsts: dict[str, int] = {}
+    for key in names:
+        firsts[key[0]] = max(firsts.get(key[0], 0), len(key))
+    return NameIndex(names, max((len(k) for k in names), default=1), firsts)
 
 
 @per_rule_data
@@ -81,19 +85,26 @@ def find_people(text: str, rule: dict[str, Any], rows: list[list[str]],
     """(hit, {"person", "category"}) for every real person the text names (see the module docstring);
     ``own``: one-word names that are the story's own places or characters (:func:`own_names`)."""
     index = name_index(rows)
+    toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text.replace("-", " "))]
+    # a name starts with a capitalised word that starts some name: most texts have none, and skip the rest
+    if not any(t[2][:1].isupper() and _key(t[2]) in index.firsts for t in toks):
+        return []
     before = _phrases(rule.get("not_before", []))
     # list entries and names that are no person to a screenplay ("Scarface" is a film first)
     excluded = frozenset(rule.get("exceptions", []))
     excluded_words = frozenset(_words(e) for e in rule.get("exceptions", []))
     mine = frozenset(_key(w) for w in own)
     after = _phrases(rule.get("not_after", []))
-    toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text.replace("-", " "))]
     keys = [_key(t[2]) for t in toks]
     out: list[tuple[Hit, dict[str, str]]] = []
     i = 0
     while i < len(toks):
+        longest = index.firsts.get(keys[i])
+        if longest is None or not toks[i][2][:1].isupper():
+            i += 1
+            continue
         run = 1   # how many tokens from i stand together, with nothing but spaces between them
-        while i + run < len(toks) and run < index.longest and not text[toks[i + run - 1][1]:toks[i + run][0]].strip():
+        while i + run < len(toks) and run < longest and not text[toks[i + run - 1][1]:toks[i + run][0]].strip():
             run += 1
         for n in range(run, 0, -1):
             found = index.names.get(tuple(keys[i:i + n]))

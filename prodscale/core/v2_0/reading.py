@@ -69,6 +69,16 @@ class Lexicon:
     voice_names: tuple[str, ...]
     flashback: dict[str, str]
     data: dict[str, Any]                  # the rule data itself (headings read with it)
+    slug_by_char: dict[str, tuple[str, ...]] = field(default_factory=dict)   # slug_starts by first character
+
+
+def _by_first_char(phrases: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """``phrases`` grouped by their first character, in their order: a line only has to be tried against
+    the phrases that start as it does (every slug phrase is non-empty)."""
+    out: dict[str, list[str]] = {}
+    for p in phrases:
+        out.setdefault(p[:1], []).append(p)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @per_rule_data
@@ -94,6 +104,7 @@ def lexicon(data: dict[str, Any]) -> Lexicon:
         voice_names=tuple(norm(x) for x in cue.get("voice_names", [])),
         flashback={norm(k): v for k, v in tr.get("flashback", {}).items()},
         data=data,
+        slug_by_char=_by_first_char(tuple(sorted({norm(x) for x in s["starts"]}, key=lambda x: (-len(x), x)))),
     )
 
 
@@ -112,7 +123,7 @@ def _starts_with(text: str, phrase: str) -> bool:
 def slug_phrase(line: str, lex: Lexicon) -> str | None:
     """The slug phrase a line in capitals starts with (or contains), else None."""
     u = norm(line)
-    for p in lex.slug_starts:
+    for p in lex.slug_by_char.get(u[:1], ()):
         if _starts_with(u, p):
             return p
     for c in lex.slug_contains:
@@ -232,7 +243,7 @@ def is_slug_cue(name: str, lex: Lexicon) -> bool:
             return True
     if u in _LONE_SLUGS:
         return True   # ANGLE, INSERT, REVERSE standing as a cue: a slug, not a character named ANGLE
-    for p in lex.slug_starts:
+    for p in lex.slug_by_char.get(u[:1], ()):
         if _starts_with(u, p):
             return u != p or " " in p
     return False

@@ -47,11 +47,29 @@ def _settings_texts(settings: dict[str, Any]) -> list[str]:
     return texts
 
 
+_GATES: dict[tuple[int, int, tuple[str, ...]], tuple[object, object, list[dict[str, Any]]]] = {}
+
+
 def prompt_gates(rules: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
     """The sanitize rules as the prompt gate runs them: each ``names`` rule an ``existence`` rule of the
-    real names the style and the character bible hold (a comparison there is a likeness request)."""
+    real names the style and the character bible hold (a comparison there is a likeness request).
+
+    Built once per rule data and settings texts (the same list object each time, so what the scanners
+    derive from it per rule-data identity is derived once too)."""
     data = rules["sanitize.toml"]
     texts = _settings_texts(settings)
+    people = rules.get("lists/real_people.tsv")
+    key = (id(data), id(people), tuple(texts))
+    hit = _GATES.get(key)
+    if hit is not None and hit[0] is data and hit[1] is people:
+        return hit[2]
+    out = _prompt_gates(rules, data, texts)
+    if len(_GATES) < 64:
+        _GATES[key] = (data, people, out)
+    return out
+
+
+def _prompt_gates(rules: dict[str, Any], data: dict[str, Any], texts: list[str]) -> list[dict[str, Any]]:
     out = []
     for rule in gate_rules(data):
         if rule["kind"] != "names":
