@@ -32,7 +32,10 @@ def _key(word: str) -> str:
 
 
 def _words(name: str) -> tuple[str, ...]:
-    return tuple(_key(m.group(0)) for m in _TOKEN.finditer(name.replace("-", " ")))
+    spaced = name.replace("-", " ")
+    if spaced.isascii():   # the key of an ASCII word without the per-word test (the index has 25,000 names)
+        return tuple(w.rstrip(".").lower() for w in _TOKEN.findall(spaced))
+    return tuple(_key(w) for w in _TOKEN.findall(spaced))
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,12 +50,12 @@ def name_index(rows: list[list[str]]) -> NameIndex:
     names: dict[tuple[str, ...], tuple[str, str]] = {}
     for row in rows:
         canonical, aliases, category, _year, single_ok = (row + [""] * 5)[:5]
+        one_word_person = len(_words(canonical)) == 1
         for name in [canonical, *[a for a in aliases.split("|") if a]]:
             words = _words(name)
             # one word alone: a one-word name (Napoleon, Eminem), or the safe surname of a figure known by it
             # (Gandhi, Lincoln, Einstein); never a first name, never the surname of a star, who needs the full name
             single = len(words) == 1
-            one_word_person = len(_words(canonical)) == 1
             if not words or (single and (single_ok != "yes" or (not one_word_person
                                                               and category not in _KNOWN_BY_SURNAME))):
                 continue
