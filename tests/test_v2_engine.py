@@ -412,3 +412,76 @@ def test_an_unused_waiver_is_a_warning_and_a_wrong_match_waives_nothing(tmp_path
     diags = rep["stories"]["w"]["diagnostics"]
     assert code == 1 and rep["stories"]["w"]["status"] == "blocked"
     assert "PS094" in {d["code"] for d in diags} and not [d for d in diags if "waived" in d]
+
+
+EXCHANGE = """INT. KITCHEN - DAY
+
+NELL (40) and PELL (30s) sit at the table.
+
+NELL
+Tea?
+
+PELL
+Please.
+
+NELL
+Milk?
+
+PELL
+No.
+
+NELL
+Sugar?
+
+PELL
+Two.
+
+INT. YARD - DAY
+
+OSKAR (50) digs.
+
+OSKAR
+Still here.
+"""
+
+
+def test_short_lines_of_one_exchange_share_a_clip_from_its_two_shot(tmp_path: Path, capsys) -> None:
+    clips = clips_for(tmp_path, capsys, "veo3", EXCHANGE)
+    packed = [c for c in clips if "packed" in c]
+    assert packed, [c["prompt"] for c in clips]
+    first = packed[0]
+    assert len(first["packed"]) >= 2 and first["content_ms"] <= first["duration_ms"] <= 8000
+    assert "NELL says: Tea?" in first["prompt"] and "PELL says: Please." in first["prompt"]
+    assert first["prompt"].startswith("Two-shot")
+    # every line is said once, in its order, across the clips
+    said = [seg for c in clips for seg in (c["prompt"] or "").split(" says: ")[1:]]
+    assert sum("Tea?" in s for s in said) == 1
+    # the lone line at another place keeps its own clip
+    assert any("OSKAR says: Still here." in (c["prompt"] or "") and "packed" not in c for c in clips)
+    root = tmp_path / "veo3"
+    cut = (root / "build" / "c" / "cut.csv").read_text(encoding="utf-8")
+    assert f"in clip {first['id']}" in cut
+    manifest = orjson.loads((root / "build" / "c" / "manifest.json").read_bytes())["core"]["billing"]
+    # packed, the scene is billed less than a 4-second clip per line would cost
+    assert manifest["billed_s"] < manifest["screen_s"] + 4 * 6
+
+
+def test_packing_keeps_three_speakers_and_long_lines_apart() -> None:
+    from prodscale.core.v2_0.stages.prompts import pack_exchanges
+
+    def shot(i: int, who: str, ms: int, size: str = "MCU", subjects: tuple[str, ...] = ()) -> dict[str, Any]:
+        return {"index": i, "kind": "dialogue", "size": size, "subjects": list(subjects or (who,)),
+                "dialogue": [{"character": who, "text": "Yes."}], "duration_ms": ms, "int_ext": "INT",
+                "location": "HALL", "span": {"start_line": i, "start_col": 1, "end_line": i, "end_col": 4}}
+    veo = {"clip_durations_ms": [4000, 6000, 8000], "max_speaking_characters": 2, "pack_dialogue": True}
+    two = shot(1, "A", 1000, "2S", ("A", "B"))
+    units = pack_exchanges([two, shot(2, "B", 1000), shot(3, "A", 1000)], veo, {})
+    assert [[s["index"] for s in u] for u in units] == [[1, 2, 3]]
+    # a third speaker starts another unit; a line as long as the longest clip is never packed
+    units = pack_exchanges([two, shot(2, "B", 1000), shot(3, "C", 1000), shot(4, "A", 8000)], veo, {})
+    assert [[s["index"] for s in u] for u in units] == [[1, 2], [3], [4]]
+    # a blocked line, or a profile that does not pack, stays alone
+    assert len(pack_exchanges([two, shot(2, "B", 1000)], veo, {2: {"PS101"}})) == 2
+    assert len(pack_exchanges([two, shot(2, "B", 1000)], {**veo, "pack_dialogue": False}, {})) == 2
+    # no two-shot holding both speakers anywhere in the scene: the lines stay apart
+    assert len(pack_exchanges([shot(1, "A", 1000), shot(2, "B", 1000)], veo, {})) == 2

@@ -262,6 +262,11 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             clips_by_shot.setdefault(c["shot"], []).append(c)
         shots = (s.get("shot_specs") or {}).get("shots", [])
         ids = shot_ids(number, len(shots), number_set - {number})
+        number_of = {shot["index"]: shot_no for shot, shot_no in zip(shots, ids)}
+        packed_in: dict[int, str] = {}   # a shot whose line shares another shot's clip -> that clip's id
+        for c in (s.get("prompts") or {}).get("clips", []):
+            for index in c.get("packed", [])[1:]:
+                packed_in[index] = f"{number_of[c['shot']]}-{c['part']}"
         shots_out = []
         for shot, shot_no in zip(shots, ids):
             shots_out.append({**shot, "number": shot_no, "span": _shift_span(shot["span"], off)})
@@ -269,14 +274,19 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             clips = clips_by_shot.get(shot["index"], [])
             blocked = [c for c in clips if c["status"] != "ready"]
             for c in clips:
-                prompt_clips.append({**c, "id": f"{shot_no}-{c['part']}", "scene": number, "shot_number": shot_no,
-                                     "span": _shift_span(c["span"], off)})
+                extra = {"packed": [number_of[i] for i in c["packed"]]} if "packed" in c else {}
+                prompt_clips.append({**c, **extra, "id": f"{shot_no}-{c['part']}", "scene": number,
+                                     "shot_number": shot_no, "span": _shift_span(c["span"], off)})
             n_clips += len(clips)
             n_blocked += len(blocked)
-            if not clips:
+            if shot["index"] in packed_in:
+                status = f"in clip {packed_in[shot['index']]}"
+            elif not clips:
                 status = "not materialized"
             elif blocked:
                 status = "blocked (" + ", ".join(sorted({b for c in blocked for b in c["blocked_by"]})) + ")"
+            elif "packed" in clips[0]:
+                status = f"ready (clip with {', '.join(number_of[i] for i in clips[0]['packed'][1:])})"
             else:
                 status = "ready" if len(clips) == 1 else f"ready ({len(clips)} clips)"
             notes = list(shot.get("notes", []))

@@ -133,6 +133,89 @@ def _speech(lines: list[tuple[str, str]], style: str) -> str:
     return " ".join(f"{who} says: {text.rstrip()}" for who, text in lines)   # colon, no quotes
 
 
+_GROUP_SIZES = ("2S", "3S", "MS", "MWS", "WS")
+
+
+def _cover_for(group: list[dict[str, Any]], speakers: list[str], shots: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The set-up a packed clip is framed from: a two-shot or group shot of the exchange holding every
+    speaker, one of the group's own shots first, then the scene's other dialogue or master shots at the
+    same place (a two-shot before a wide); None when the scene has none (the lines stay apart)."""
+    place = (group[0].get("int_ext"), group[0].get("location"))
+    def holds(sh: dict[str, Any]) -> bool:
+        return sh["size"] in _GROUP_SIZES and set(speakers) <= set(sh["subjects"]) \
+            and (sh.get("int_ext"), sh.get("location")) == place
+    for sh in group:
+        if holds(sh):
+            return sh
+    others = [sh for sh in shots if sh["kind"] in ("dialogue", "master") and holds(sh)]
+    return min(others, key=lambda sh: (_GROUP_SIZES.index(sh["size"]), sh["index"])) if others else None
+
+
+def pack_exchanges(shots: list[dict[str, Any]], profile: dict[str, Any],
+                   blocked: dict[int, set[str]]) -> list[list[dict[str, Any]]]:
+    """The scene's shots in cut order as clip units: one shot each, or consecutive short lines of one
+    exchange sharing a clip (``[profile].pack_dialogue``) when one clip of the profile holds them all and
+    costs less than a clip each: same place, at most the profile's speakers (two where it sends no speech),
+    nothing blocked, no narration, each line shorter than the longest clip."""
+    allowed = sorted(int(d) for d in profile["clip_durations_ms"])
+    longest = allowed[-1]
+    cap = int(profile.get("max_speaking_characters", 0)) or 2
+
+    def billed(ms: int) -> int:
+        return -(-ms // longest) * longest if ms > longest else next(a for a in allowed if a >= ms)
+
+    def packable(sh: dict[str, Any]) -> bool:
+        return sh["kind"] == "dialogue" and bool(sh.get("dialogue")) and not sh.get("narration") \
+            and not blocked.get(sh["index"]) and int(sh["duration_ms"]) < longest
+
+    units: list[list[dict[str, Any]]] = []
+    run: list[dict[str, Any]] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            speakers = list(dict.fromkeys(ln["character"] for sh in run for ln in sh["dialogue"]))
+            total = sum(int(sh["duration_ms"]) for sh in run)
+            if billed(total) < sum(billed(int(sh["duration_ms"])) for sh in run) and _cover_for(run, speakers, shots):
+                units.append(list(run))
+                run.clear()
+                return
+        units.extend([sh] for sh in run)
+        run.clear()
+
+    for sh in shots:
+        if not profile.get("pack_dialogue", False) or not packable(sh):
+            close()
+            units.append([sh])
+            continue
+        if run:
+            speakers = {ln["character"] for x in [*run, sh] for ln in x["dialogue"]}
+            same_place = (sh.get("int_ext"), sh.get("location")) == (run[0].get("int_ext"), run[0].get("location"))
+            if not same_place or len(speakers) > cap or \
+                    sum(int(x["duration_ms"]) for x in run) + int(sh["duration_ms"]) > longest:
+                close()
+        run.append(sh)
+    close()
+    return units
+
+
+def _packed_shot(group: list[dict[str, Any]], shots: list[dict[str, Any]], tpl: dict[str, Any]) -> dict[str, Any]:
+    """One shot standing for a packed group: framed from its cover set-up, its lines in order, as long as
+    they all are, spanning their script lines."""
+    lines = [ln for sh in group for ln in sh["dialogue"]]
+    speakers = list(dict.fromkeys(ln["character"] for ln in lines))
+    cover = _cover_for(group, speakers, shots)
+    assert cover is not None   # pack_exchanges packs only what a set-up covers
+    names = " and ".join([", ".join(speakers[:-1]), speakers[-1]]) if len(speakers) > 1 else speakers[0]
+    first, last = group[0]["span"], group[-1]["span"]
+    return {**group[0], **{k: cover[k] for k in ("size", "angle", "movement", "lens_mm", "subjects", "setup")},
+            "dialogue": lines, "speaking": speakers, "narration": [],
+            "description": str(tpl.get("packed_description", "{names} talk.")).format(names=names),
+            "duration_ms": sum(int(sh["duration_ms"]) for sh in group),
+            "span": {"start_line": first["start_line"], "start_col": first["start_col"],
+                     "end_line": last["end_line"], "end_col": last["end_col"]},
+            "packed": [sh["index"] for sh in group]}
+
+
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     san = inputs["sanitize"]
     scene = san["scene"]
@@ -176,12 +259,14 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     clips: list[dict[str, Any]] = []
     int_ext_words = tpl.get("int_ext_words", {})
     screen_ms = billed_ms = 0
-    for shot in shots:
+    shot_blocks = {sh["index"]: set(heading_errors) | {d["code"] for d in errors
+                                                       if spans_overlap(d.get("span"), sh["span"])} for sh in shots}
+    for unit in pack_exchanges(shots, profile, shot_blocks):
+        shot = unit[0] if len(unit) == 1 else _packed_shot(unit, shots, tpl)
         duration = int(shot["duration_ms"])
         n = max(1, -(-duration // longest))
         screen_ms += duration
-        blocked_by = set(heading_errors)
-        blocked_by.update(d["code"] for d in errors if spans_overlap(d.get("span"), shot["span"]))
+        blocked_by = set(shot_blocks[shot["index"]])
         if n > 1 and "PS203" in codes:
             diags.append(diag(codes["PS203"], shot["span"], {"shot_index": shot["index"]},
                               shot=shot["id"] or f"#{shot['index']}", duration_ms=duration,
@@ -231,6 +316,9 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 "duration_ms": clip_ms, "aspect": aspect, "profile": profile_name, "negative_prompt": negative,
                 "span": shot["span"], "rewrites": [],
             }
+            if "packed" in shot:   # the lines of several shots of the cut, in one clip
+                clip["packed"] = shot["packed"]
+                clip["setup"] = shot["setup"]
             if image_to_video:   # the generator starts from a still: a slot for it, described
                 clip["start_frame"] = {"slot": f"{shot['id'] or shot['index']}-{k}", "describe": " ".join(
                     x for x in (values["size_name"] + ".", place + "." if place else "", values["cast"]) if x)}

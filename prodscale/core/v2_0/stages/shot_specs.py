@@ -319,6 +319,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         if slug is not None:
             slug_shot(slug, None)
             slug = None
+        if t == "action" and not any(c.isalnum() for c in el["text"]):
+            continue   # a stray mark ("!." forced as action, "..."): nothing for a camera to show
         if t == "action":
             text = el["text"]
             named = list(el.get("cast") or [])
