@@ -18,7 +18,8 @@ CODE_RE = re.compile(r"^PS\d{3}$")
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 ELEMENT_SCOPES = {"heading", "action", "dialogue", "parenthetical", "transition", "lyrics", "centered", "character",
                   "prompt", "settings", "note",
-                  "slug", "card"}   # engine 2.0.0's secondary slugs and title cards
+                  "slug", "card",   # engine 2.0.0's secondary slugs and title cards
+                  "story"}          # engine 2.0.0: a finding about the whole script (PS209)
 
 # keys every rule entry has
 COMMON_REQUIRED = {"code", "name", "kind", "level", "since", "scope", "message", "help"}
@@ -31,7 +32,7 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
-        "mention": ({"of"}, set()),   # engine 2.0.0: a names rule's finding that is a reference, not a depiction
+        "mention": ({"of"}, {"unsent_level", "unsent_message"}),   # engine 2.0.0: a reference, not a depiction
         "pattern": ({"pattern"}, {"exceptions", "min_digits"}),
         "control": (set(), {"extra_chars"}),
     },
@@ -44,6 +45,7 @@ KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "limit": ({"limit"}, set()),
         "gate": (set(), set()),
         "lookup": (set(), set()),
+        "language": (set(), set()),   # engine 2.0.0: PS209
     },
     "reading.toml": {
         "reading": (set(), set()),
@@ -72,8 +74,9 @@ TOP: dict[str, dict[str, Any]] = {
                         "setups": None, "direction": None, "transitions": None,
                         "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
+                     "language": {"min_words", "min_english_share_pct", "english_words"},   # engine 2.0.0
                      "template": {"parts", "trim", "trim_marker", "min_description_chars", "base_negative",
-                                  "image_to_video",
+                                  "image_to_video", "packed_description",
                                   "seed_modulus", "size_names", "int_ext_words"}},
     "src.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                  "lexicon": {"times_of_day", "continuous_times", "simultaneous_times", "later_times", "day_times",
@@ -98,7 +101,7 @@ TOP: dict[str, dict[str, Any]] = {
 SETUP_KEYS = {"size", "angle", "movement", "lens_mm", "rig"}
 DIRECTION_KEYS = {"terms", "size", "angle", "movement", "lens_mm", "rig", "announce"}
 PROFILE_KEYS = {"label", "max_prompt_chars", "clip_durations_ms", "aspects", "max_speaking_characters", "audio",
-                "dialogue", "negative_prompt", "image_input",   # engine 2.0.0
+                "dialogue", "negative_prompt", "image_input", "pack_dialogue", "prompt_languages",   # engine 2.0.0
                 "negative"}
 RANGE_KEYS = {"prefix", "first", "last", "owner"}
 EXPLAIN_KEYS = {"what", "why", "fail", "pass", "fix", "settings"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from prodscale.core.canon import digest_obj, pretty_json
@@ -209,6 +210,48 @@ def _clock(seconds: int) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+_ASCII_PUNCT = ".,;:!?\"'()[]{}-—–…*_/&#"
+_NUMBER = re.compile(r"[0-9]+(?:[.,:][0-9]+)*")
+
+
+def english_share(texts: list[str], words: frozenset[str]) -> tuple[int, int]:
+    """(common English words, all words) of ``texts``: words split at spaces, punctuation stripped, numbers
+    left out; no character class of the interpreter's Unicode tables decides what counts."""
+    hits = total = 0
+    for text in texts:
+        for tok in text.split():
+            tok = tok.strip(_ASCII_PUNCT)
+            if not tok or _NUMBER.fullmatch(tok):
+                continue
+            total += 1
+            hits += tok.lower() in words
+    return hits, total
+
+
+def _language_diags(scenes: list[dict[str, Any]], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """PS209 once per story: the script does not read as English and the profile takes English prompts only."""
+    codes, lang = rules_by_code(data), data.get("language")
+    profile_name = next(((s.get("prompts") or {}).get("profile") for s in scenes if s.get("prompts")), None)
+    profile = data.get("profiles", {}).get(profile_name or "", {})
+    languages = profile.get("prompt_languages")
+    if "PS209" not in codes or not lang or not languages or "en" not in languages or len(languages) != 1:
+        return []
+    texts = []
+    for s in scenes:
+        sc = s["sanitize"]["scene"]
+        texts.append(sc.get("heading") or "")
+        texts.extend(el["text"] for el in sc.get("elements", []) if el["kind"] in ("action", "dialogue"))
+    hits, total = english_share(texts, frozenset(lang["english_words"]))
+    if total < int(lang["min_words"]) or hits * 100 >= int(lang["min_english_share_pct"]) * total:
+        return []
+    first = next((s for s in scenes if s["sanitize"]["scene"].get("heading_span")), None)
+    span = _shift_span(first["sanitize"]["scene"]["heading_span"], int(first["line_offset"])) if first else None
+    d = diag(codes["PS209"], span, {"match": profile_name}, share=hits * 100 // total, words=f"{total} words",
+             profile=profile_name, languages=", ".join(languages))
+    d["extra"] = {**d.get("extra", {}), "stage": "aggregate"}
+    return [d]
+
+
 def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, Any],
         settings: dict[str, Any]) -> dict[str, Any]:
     data = rules["src.toml"]
@@ -227,6 +270,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     for d in story.get("prologue_diagnostics", []):
         diags.append({**d, "extra": {**(d.get("extra") or {}), "stage": "parse"}})
     diags.extend(_reading_diags(story, rules_by_code(rules["reading.toml"])))
+    diags.extend(_language_diags(scenes, rules["prompts.toml"]))
     for i, s in enumerate(scenes):
         off = int(s["line_offset"])
         for stage in STAGES:
@@ -391,5 +435,5 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     return {"files": files, "summary": summary, "diagnostics": diags}
 
 
-SPEC = StageSpec(name="aggregate", version=VERSION, rule_files=("src.toml", "reading.toml", "stats.toml"),
+SPEC = StageSpec(name="aggregate", version=VERSION, rule_files=("src.toml", "reading.toml", "stats.toml", "prompts.toml"),
                  settings=("acknowledge",), inputs=(), run=run)  # type: ignore[arg-type]

@@ -48,6 +48,17 @@ def _rewrite_heading(scene: dict[str, Any], new_scene: dict[str, Any], data: dic
             new_scene[field] = apply_rewrites(value, hits, True)
 
 
+_SPOKEN = ("dialogue", "lyrics")
+
+
+def profile_speaks(rules: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """The project's generator profile voices dialogue (audio, and speech written into the prompt); an
+    unknown profile is taken to speak (the prompts stage reports it)."""
+    profiles = (rules.get("prompts.toml") or {}).get("profiles", {})
+    profile = profiles.get(settings.get("project.profile") or "generic")
+    return profile is None or (bool(profile.get("audio", True)) and profile.get("dialogue", "quotes") != "none")
+
+
 def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     scene = inputs["scene"]
     data = rules["sanitize.toml"]
@@ -58,6 +69,11 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     mentions = {r["of"]: r for r in gates if r["kind"] == "mention"}
     by_code = {r["code"]: r for r in gates}
     gate_mention, brand_kept = by_code.get("PS120"), by_code.get("PS121")
+    # a profile that sends no speech (Runway Gen-4, Kling) never hears a line: a term only said is a note there
+    unheard = None
+    if gate_mention is not None and not profile_speaks(rules, settings) and "unsent_level" in gate_mention:
+        unheard = {**gate_mention, "level": gate_mention["unsent_level"],
+                   "message": gate_mention.get("unsent_message", gate_mention["message"])}
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
         may = terms_may_match(gates, text)
@@ -71,7 +87,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             for hit, values in found:
                 if rule["kind"] == "existence" and (rule.get("spoken") or rule.get("mention_after")) \
                         and _mentioned(rule, kind, text, hit):
-                    mention = gate_mention
+                    mention = unheard if unheard is not None and kind in _SPOKEN else gate_mention
                     if mention is not None:
                         hspan = sub_span(span, text, hit.start, hit.end)
                         diags.append(diag(mention, hspan, {"match": hit.text, "element": kind, "gate": rule["code"]},
@@ -222,5 +238,6 @@ def apply_waivers(scene: dict[str, Any], diags: list[dict[str, Any]]) -> list[st
     return used
 
 
-SPEC = StageSpec(name="sanitize", version=VERSION, rule_files=("sanitize.toml", "lists/real_people.tsv"), settings=(),
+SPEC = StageSpec(name="sanitize", version=VERSION, rule_files=("sanitize.toml", "lists/real_people.tsv", "prompts.toml"),
+                 settings=("project.profile",),
                  inputs=("scene",), run=run)
