@@ -485,3 +485,9 @@ def test_packing_keeps_three_speakers_and_long_lines_apart() -> None:
     assert len(pack_exchanges([two, shot(2, "B", 1000)], {**veo, "pack_dialogue": False}, {})) == 2
     # no two-shot holding both speakers anywhere in the scene: the lines stay apart
     assert len(pack_exchanges([shot(1, "A", 1000), shot(2, "B", 1000)], veo, {})) == 2
+
+
+def test_a_transition_with_trailing_spaces_is_a_transition(tmp_path: Path, capsys) -> None:
+    shots = compile_one(tmp_path, capsys, "INT. HALL - DAY\n\nNELL waits.\n\nDISSOLVE TO:   \n\nINT. YARD - DAY\n\nPELL digs.\n")
+    assert [s["transition"] for s in shots if s["kind"] != "establishing"] == ["dissolve", "cut"]
+    assert not any("DISSOLVE" in s["description"] for s in shots)

@@ -64,6 +64,8 @@ def test_minors_gate_does_not_stop_innocent_lines(body: str) -> None:
     ("He cuts himself on purpose, slowly.", [("PS105", "cuts himself")]),
     ("A man, naked, runs down the aisle.", [("PS102", "naked")]),
     ("The blade slits his throat.", [("PS104", "slits his throat")]),
+    ("The kitchen looks like a massacre.", [("PS120", "massacre")]),        # a comparison, no depiction
+    ("A massacre in the square.", [("PS104", "massacre")]),
 ])
 def test_real_script_cases(body: str, expected: list[tuple[str, str]]) -> None:
     assert codes(body) == expected

@@ -508,10 +508,19 @@ def test_a_card_states_the_year_and_later_scenes_keep_it() -> None:
     ("NELL\nJust Google it.", [("PS121", "Google", "it is used as a verb")]),
     ("NELL\nGoogle knows everything.", [("PS109", "Google", "A search engine")]),
     ("A Tesla coil hums.", []),
-    ("Matt builds a LEGO set.", [("PS109", "LEGO", "TOY-BRICK")]),
+    ("Matt builds a LEGO set.", [("PS109", "LEGO", "toy-brick")]),
     ("She laces her Nike shoes.", [("PS109", "Nike", "athletic")]),
     ("She looks down at her adidas.", [("PS109", "adidas", "sneakers")]),
     ("SUPER: 1500 MILES NORTH\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),
+    ("SUPER: ROOM 1408\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),   # a room, no year
+    ("SUPER: FLIGHT #1962\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),
+    ("She builds a LEGO SET.", [("PS109", "LEGO", "TOY-BRICK")]),                  # a run of capitals: kept
+    ("NELL\nShe got a job at Google.", [("PS121", "Google", "it names the company, not a product")]),
+    ("The entrances to Facebook, Google and Tesla.", [("PS121", "Facebook", "it names the company, not a product"),
+                                                      ("PS121", "Google", "it names the company, not a product"),
+                                                      ("PS121", "Tesla", "it names the company, not a product")]),
+    ("Google's headquarters gleam.", [("PS121", "Google", "it names the company, not a product")]),
+    ("NELL\nShe searches on Google.", [("PS109", "Google", "a search engine")]),  # the product: rewritten
 ])
 def test_brand_rewrites_stay_grammatical(line: str, expected: list) -> None:
     assert brand_codes("INT. HALL - DAY\n\nNELL (40) waits.\n\n" + line + "\n") == expected

@@ -29,7 +29,8 @@ COMMON_OPTIONAL = {"until"}
 KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "sanitize.toml": {
         "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after"}),
-        "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns"}),
+        "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns", "company",
+                                     "own_caps"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
         "mention": ({"of"}, {"unsent_level", "unsent_message"}),   # engine 2.0.0: a reference, not a depiction

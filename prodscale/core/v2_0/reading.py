@@ -504,9 +504,24 @@ def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[s
 _YEAR = re.compile(r"(?<![\d,.])(1[0-9]\d\d|20\d\d)(?!\d|,\d)(?!\s*(?i:miles|feet|meters|metres|dollars|people|men)\b)")
 
 
+# a number after one of these is a room, a flight or a route, not a year ("ROOM 1408", "FLIGHT 2049")
+_NOT_YEAR_BEFORE = frozenset({"ROOM", "ROOMS", "APARTMENT", "APT", "SUITE", "UNIT", "FLIGHT", "ROUTE", "HIGHWAY",
+                              "INTERSTATE", "PAGE", "NO", "NUMBER", "NUM", "BUS", "TRAIN", "CHANNEL", "PLATFORM",
+                              "GATE", "PIER", "CELL", "LOCKER", "MODEL", "CASE", "CODE", "BADGE", "TABLE", "EXHIBIT",
+                              "BOX", "LOT", "BAY", "DOCK", "HANGAR", "LAB", "OFFICE", "FLOOR", "LEVEL", "SECTOR",
+                              "SECTION", "BLOCK", "WARD", "BED", "SEAT", "ROW", "TRACK", "EXIT", "STREET", "AVENUE"})
+
+
 def _year_in(text: str) -> int | None:
-    """The year a heading or a card states ("1962", "LONDON, 1888", "SUMMER 1969"), the last one when several."""
-    found = _YEAR.findall(text)
+    """The year a heading or a card states ("1962", "LONDON, 1888", "SUMMER 1969"), the last one when several;
+    a number after a room, a flight, a route (``ROOM 1408``, ``#1408``) is none."""
+    found = []
+    for m in _YEAR.finditer(text):
+        before = text[:m.start()].rstrip()
+        word = before.split()[-1].rstrip(".:").upper() if before.split() else ""
+        if before.endswith("#") or word in _NOT_YEAR_BEFORE:
+            continue
+        found.append(m.group(1))
     return int(found[-1]) if found else None
 
 

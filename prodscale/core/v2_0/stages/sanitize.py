@@ -85,7 +85,8 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             found = (find_people(text, rule, rules[rule["list"]], scene.get("own_names", ()))
                      if rule["kind"] == "names" else scan(rule, text, may))
             for hit, values in found:
-                if rule["kind"] == "existence" and (rule.get("spoken") or rule.get("mention_after")) \
+                referable = rule.get("spoken") or rule.get("mention_after") or rule.get("mention_before")
+                if rule["kind"] == "existence" and referable \
                         and _mentioned(rule, kind, text, hit):
                     mention = unheard if unheard is not None and kind in _SPOKEN else gate_mention
                     if mention is not None:
@@ -109,6 +110,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                     continue
                 if rule["kind"] == "substitution":
                     raw = _modifier(rule, text, hit) or str(values["replacement"])
+                    hit = _as_written(rule, text, hit, kind)
                     rep = _replacement(text, hit, raw, kind == "heading")
                     values["replacement"] = rep
                     pending.append((hit, raw))
@@ -146,7 +148,42 @@ def _keep_brand(rule: dict[str, Any], year: int | None, text: str, hit: Any) -> 
     after = text[hit.end:hit.end + 20].split()
     if after and after[0].strip(".,;:!?") in rule.get("verb_objects", ()):
         return "it is used as a verb"
+    if _company_use(rule, text, hit):
+        return "it names the company, not a product"
     return None
+
+
+def _as_written(rule: dict[str, Any], text: str, hit: Any, kind: str) -> Any:
+    """A brand spelt in capitals by its maker (LEGO) among words in lower case is no emphasis: its
+    replacement is not put in capitals ("a LEGO set" is "a toy-brick set"); in a heading or a run of
+    capitals it still is."""
+    if kind == "heading" or not hit.text.isupper() or hit.text.casefold() not in rule.get("own_caps", ()):
+        return hit
+    near = text[max(0, hit.start - 20):hit.start].split()[-1:] + text[hit.end:hit.end + 20].split()[:1]
+    if any(w.strip(".,;:!?()\"'").isupper() and len(w.strip(".,;:!?()\"'")) > 1 for w in near):
+        return hit
+    return type(hit)(hit.start, hit.end, hit.text.lower())
+
+
+def _company_use(rule: dict[str, Any], text: str, hit: Any) -> bool:
+    """A brand that is also a company, named as the company ("works at Google", "the entrances to Facebook,
+    Google", "Tesla's headquarters"): its product noun would be wrong there (``[rule.company]``)."""
+    company = rule.get("company", {})
+    names = {n.casefold() for n in company.get("names", [])}
+    if hit.text.casefold() not in names:
+        return False
+    after = text[hit.end:hit.end + 30].casefold().replace("'s ", " ").replace("’s ", " ").split()
+    if after and after[0].strip(".,;:!?") in company.get("after", ()):
+        return True
+    words = text[:hit.start].split()
+    while words:   # a list of companies: "to Facebook, Google and Tesla"
+        if words[-1].endswith(",") and words[-1].rstrip(",").casefold() in names:
+            words.pop()
+        elif len(words) > 1 and words[-1].casefold() in ("and", "or") and words[-2].rstrip(",").casefold() in names:
+            del words[-2:]
+        else:
+            break
+    return bool(words) and words[-1].casefold().strip(".,;:!?") in company.get("before", ())
 
 
 def _modifier(rule: dict[str, Any], text: str, hit: Any) -> str | None:
