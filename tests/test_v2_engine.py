@@ -255,6 +255,14 @@ def test_a_preview_engines_code_is_in_its_action_keys(studio: Path, capsys, monk
     monkeypatch.setattr(Builder, "preview_code", lambda self, engine: "0123456789abcdef" if engine.preview else "")
     code, rep = build_json(capsys, studio, "studio#1:shot_specs")
     assert rep["executed"] == ["studio#1:sanitize", "studio#1:shot_specs"]
+    # the preview's code is an input of the lock entry too: new code with other output is no drift
+    from prodscale.core.v2_0.stages import shot_specs
+    monkeypatch.setattr(shot_specs, "shot_letter", lambda i: f"Z{i}")
+    fingerprint = Builder.fingerprint
+    monkeypatch.setattr(Builder, "fingerprint", lambda self: fingerprint(self) + "-new-code")
+    code, rep = build_json(capsys, studio, "-j", "1")
+    assert code == 0 and not rep.get("errors"), rep
+    assert any(s["id"].startswith("Z") for s in shots_of(studio)), (rep["executed"], [s["id"] for s in shots_of(studio)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,3 +499,44 @@ def test_a_transition_with_trailing_spaces_is_a_transition(tmp_path: Path, capsy
     shots = compile_one(tmp_path, capsys, "INT. HALL - DAY\n\nNELL waits.\n\nDISSOLVE TO:   \n\nINT. YARD - DAY\n\nPELL digs.\n")
     assert [s["transition"] for s in shots if s["kind"] != "establishing"] == ["dissolve", "cut"]
     assert not any("DISSOLVE" in s["description"] for s in shots)
+
+
+TALK = """INT. KITCHEN - NIGHT
+
+NELL (40) and PELL (30s) sit at the table with cold tea.
+
+NELL
+You said you would call when the boat came in, and you never did.
+
+PELL
+The radio was broken for the whole of the second week out.
+
+NELL
+Then you could have written, from the harbour, like anyone else.
+
+PELL
+I wrote three letters and they are still in my coat.
+
+NELL
+Show me.
+
+PELL
+Tomorrow, when the coat is dry and the kitchen is warm again.
+"""
+
+
+def test_two_people_talking_are_covered_both_ways_then_in_singles(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "t", {"t": TALK}, CONFIG_2)
+    build_json(capsys, root)
+    spec = orjson.loads((root / "build" / "t" / "shot_specs.json").read_bytes())["scenes"][0]
+    talk = [s for s in spec["shots"] if s["kind"] == "dialogue"]
+    assert [s["size"] for s in talk] == ["2S", "OTS", "OTS", "OTS", "MCU", "MCU"]
+    assert [s["speaking"] for s in talk] == [["NELL"], ["PELL"], ["NELL"], ["PELL"], ["NELL"], ["PELL"]]
+    assert talk[1]["description"] == "Over NELL's shoulder onto PELL, who speaks."
+    assert talk[2]["description"] == "Over PELL's shoulder onto NELL, who speaks."
+    # one set-up per direction of the over-the-shoulder, each covering its speaker's lines
+    ots = [su for su in spec["setups"] if su["size"] == "OTS"]
+    assert sorted(su["description"].split(",")[0] for su in ots) == ["OTS over NELL onto PELL",
+                                                                      "OTS over PELL onto NELL"]
+    assert sorted(len(su["covers"]) for su in ots) == [1, 2]
+    assert {su["size"] for su in spec["setups"]} >= {"2S", "OTS", "MCU"} and len(spec["setups"]) == 7

@@ -71,7 +71,7 @@ TOP: dict[str, dict[str, Any]] = {
                                    "max_ms", "fps"},
                         "coverage": {"establishing_int_ext", "continuation_times", "offscreen_extensions",
                                      "reaction_skip_first_words", "caps_ignore", "sounds",
-                                     "slug_setups", "reaction_words"},
+                                     "slug_setups", "reaction_words", "push_in_after_lines"},
                         "setups": None, "direction": None, "transitions": None,
                         "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,

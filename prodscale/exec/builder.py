@@ -752,9 +752,12 @@ class Builder:
         old = self.state.stories.get(sf.name)
         base = dict(job.old_targets) if job.partial else {}
         base.update(computed)
+        inputs = {k: parts[k] for k in ("text", "engine", "rules", "settings")}
+        if job.ctx.preview_code:   # a preview's code is an input too: its change is no drift (nor is its shipping)
+            inputs["preview"] = job.ctx.preview_code
         return CommitSpec(
             name=sf.name, text=job.text, text_digest=job.text_digest, engine=job.engine,
-            floor=job.floor, inputs=digest_obj({k: parts[k] for k in ("text", "engine", "rules", "settings")}),
+            floor=job.floor, inputs=digest_obj(inputs),
             run_id=job.ctx.run_id, compiled_at=self.compiled_at, old_lock=self.lock().stories.get(sf.name),
             old_outputs={} if old is None else {f: (d, old.output_stats[f].to_list()) for f, d in old.outputs.items()
                                                 if f in old.output_stats},

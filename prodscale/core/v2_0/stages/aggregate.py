@@ -100,7 +100,11 @@ def setups_of(number: str, shots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for su in out.values():
         who = ", ".join(su["subjects"])
-        if su["speaking"]:
+        if su["speaking"] and su["size"] == "OTS" and len(su["subjects"]) == 2:
+            onto, over = su["subjects"] if su["subjects"][0] in su["speaking"] else su["subjects"][::-1]
+            desc = f"OTS over {over} onto {onto}, covering the lines of {', '.join(su['speaking'])} " \
+                   f"({len(su['covers'])} in the cut)"
+        elif su["speaking"]:
             desc = (f"{su['size']} on {who}" if who else su["size"]) + \
                    f", covering the lines of {', '.join(su['speaking'])} ({len(su['covers'])} in the cut)"
         elif len(su["covers"]) > 1:

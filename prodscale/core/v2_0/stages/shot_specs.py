@@ -163,6 +163,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                 if n not in recent:
                     recent.append(n)
         spoken: set[str] = set()
+        said: dict[str, int] = {}   # lines each speaker has said so far in this exchange
+        push_in = int(cfg.get("push_in_after_lines", 0))
         recent = []
         i = 0
         while i < len(exchange):
@@ -238,7 +240,10 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                 elif i == 0 and len(on_camera) >= 3:
                     kind, setup, subjects = "dialogue", _setup(cfg, "group"), on_camera
                     desc = f"{', '.join(on_camera)} together; {who} speaks."
-                elif names[0] not in spoken and len(on_camera) == 2 and others:
+                elif len(on_camera) == 2 and others and (names[0] not in spoken or
+                                                         (push_in and said.get(names[0], 0) < push_in)):
+                    # two people: each speaker over the other's shoulder, both ways; from their push_in-th
+                    # line of the exchange on, the cut moves in to their single
                     kind, setup, subjects = "dialogue", _setup(cfg, "ots"), [*names, *others]
                     desc = f"Over {others[0]}'s shoulder onto {who}, who speaks."
                 elif names[0] not in spoken:
@@ -250,6 +255,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                 if not (parties and apart([*names, *on_camera]) and len(names) == 1):
                     add(kind, setup, span, desc, ms, subjects, names, lines, "dialogue")
             spoken.update(names)
+            for n in names:
+                said[n] = said.get(n, 0) + 1
             recent.extend(n for n in names if n not in recent)
             for par in b["parentheticals"]:
                 text = clean(par["text"]).strip("() ")
@@ -377,7 +384,9 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
             sh["rig"] = "car mount"   # inside a car the camera rides with it
     setups: dict[tuple[Any, ...], int] = {}
     for i, s in enumerate(shots):
-        setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
+        # an over-the-shoulder shot is one set-up per direction: who it looks onto is part of the position
+        onto = tuple(s["speaking"]) if s["size"] == "OTS" else ()
+        setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]), onto)
         s["setup"] = setups.setdefault(setup_key, len(setups) + 1)
         s["id"] = shot_letter(i)
         s["index"] = i + 1
