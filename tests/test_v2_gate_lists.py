@@ -65,6 +65,9 @@ def test_minors_gate_does_not_stop_innocent_lines(body: str) -> None:
     ("A man, naked, runs down the aisle.", [("PS102", "naked")]),
     ("The blade slits his throat.", [("PS104", "slits his throat")]),
     ("The kitchen looks like a massacre.", [("PS120", "massacre")]),        # a comparison, no depiction
+    ("The fight makes the new films look like fucking 1960s Batman.", [("PS120", "batman")]),
+    ("The only words not blacked out are “car” and “Harry Potter.”", [("PS120", "harry potter")]),
+    ("A boy in a Harry Potter costume waves.", [("PS108", "harry potter")]),    # shown: still a stop
     ("A massacre in the square.", [("PS104", "massacre")]),
 ])
 def test_real_script_cases(body: str, expected: list[tuple[str, str]]) -> None:

@@ -504,9 +504,18 @@ def test_a_card_states_the_year_and_later_scenes_keep_it() -> None:
         ("PS121", "iPhone", "the story is set in 1888"), ("PS109", "iPhone", "smartphone")]
 
 
+SAID = "it is only said, not shown: the line keeps the writer's words"
+
+
 @pytest.mark.parametrize("line, expected", [
-    ("NELL\nJust Google it.", [("PS121", "Google", "it is used as a verb")]),
-    ("NELL\nGoogle knows everything.", [("PS109", "Google", "A search engine")]),
+    ("Nell tells him to Google it.", [("PS121", "Google", "it is used as a verb")]),
+    ("Google knows everything, the screen says.", [("PS109", "Google", "A search engine")]),
+    ("NELL\nJust Google it.", [("PS121", "Google", SAID)]),          # only said: the line keeps its words
+    ("NELL\nDelete Facebook and lawyer up.", [("PS121", "Facebook", SAID)]),
+    ("A bloody iPhone rings.", [("PS109", "iPhone", "smartphone")]),  # "A bloody smartphone", no second article
+    ("Krantz's iPhone buzzes.", [("PS109", "iPhone", "smartphone")]),
+    ("She buys a new Tesla.", [("PS109", "Tesla", "electric car")]),
+    ("A man with iPhone waits.", [("PS109", "iPhone", "a smartphone")]),
     ("A Tesla coil hums.", []),
     ("Matt builds a LEGO set.", [("PS109", "LEGO", "toy-brick")]),
     ("She laces her Nike shoes.", [("PS109", "Nike", "athletic")]),
@@ -515,12 +524,12 @@ def test_a_card_states_the_year_and_later_scenes_keep_it() -> None:
     ("SUPER: ROOM 1408\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),   # a room, no year
     ("SUPER: FLIGHT #1962\n\nShe checks her iPhone.", [("PS109", "iPhone", "smartphone")]),
     ("She builds a LEGO SET.", [("PS109", "LEGO", "TOY-BRICK")]),                  # a run of capitals: kept
-    ("NELL\nShe got a job at Google.", [("PS121", "Google", "it names the company, not a product")]),
+    ("She got a job at Google.", [("PS121", "Google", "it names the company, not a product")]),
     ("The entrances to Facebook, Google and Tesla.", [("PS121", "Facebook", "it names the company, not a product"),
                                                       ("PS121", "Google", "it names the company, not a product"),
                                                       ("PS121", "Tesla", "it names the company, not a product")]),
     ("Google's headquarters gleam.", [("PS121", "Google", "it names the company, not a product")]),
-    ("NELL\nShe searches on Google.", [("PS109", "Google", "a search engine")]),  # the product: rewritten
+    ("She searches on Google.", [("PS109", "Google", "a search engine")]),  # the product: rewritten
 ])
 def test_brand_rewrites_stay_grammatical(line: str, expected: list) -> None:
     assert brand_codes("INT. HALL - DAY\n\nNELL (40) waits.\n\n" + line + "\n") == expected

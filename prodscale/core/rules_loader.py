@@ -28,12 +28,12 @@ COMMON_OPTIONAL = {"until"}
 # kind -> (required kind keys, optional kind keys), per rule file
 KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "sanitize.toml": {
-        "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after"}),
+        "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after", "mention_gap"}),
         "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns", "company",
                                      "own_caps"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
-        "mention": ({"of"}, {"unsent_level", "unsent_message"}),   # engine 2.0.0: a reference, not a depiction
+        "mention": ({"of"}, {"unsent_level", "unsent_message", "said_level", "said_reason"}),   # engine 2.0.0: a reference, not a depiction
         "pattern": ({"pattern"}, {"exceptions", "min_digits"}),
         "control": (set(), {"extra_chars"}),
     },
@@ -77,7 +77,7 @@ TOP: dict[str, dict[str, Any]] = {
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
                      "language": {"min_words", "min_english_share_pct", "english_words"},   # engine 2.0.0
                      "template": {"parts", "trim", "trim_marker", "min_description_chars", "base_negative",
-                                  "image_to_video", "packed_description",
+                                  "image_to_video", "packed_description", "packed_description_riding",
                                   "seed_modulus", "size_names", "int_ext_words"}},
     "src.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                  "lexicon": {"times_of_day", "continuous_times", "simultaneous_times", "later_times", "day_times",
@@ -91,9 +91,10 @@ TOP: dict[str, dict[str, Any]] = {
                                  "clock_pattern", "clock_day_from", "clock_night_from", "shot_starts", "buildings"},
                      "slug": {"starts", "contains", "framing"}, "structure": {"labels", "label_pattern", "cards"},
                      "transition": {"terms", "openers", "flashback"}, "intercut": {"markers"},
-                     "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device", "voice_names"}},
+                     "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device", "voice_names",
+                             "max_name_words", "not_name_first", "not_name_last"}},
     "breakdown.toml": {"meta": {"stage", "engine"}, "cast": {"honorifics", "not_aliases", "people", "qualifiers"},
-                       "minors": {"adult_age", "words"}, "categories": None,
+                       "minors": {"adult_age", "words", "not_with"}, "categories": None,
                        "words": {"camera", "emphasis", "determiners", "body", "places", "adjectives", "not_elements"}},
     "stats.toml": {"meta": {"stage", "engine"}, "paper": None, "widths": None, "runtime": None},
     "explain.toml": {"meta": {"engine"}, "code": None},

@@ -66,6 +66,7 @@ class Lists:
     not_aliases: frozenset[str]
     people: frozenset[str]
     minor_words: frozenset[str]
+    grown_words: frozenset[str]        # a minor word with one of these is a grown-up ("SEXY GIRL")
     adult_age: int
     categories: dict[str, list[str]]
     folded: dict[str, frozenset[str]]
@@ -102,6 +103,7 @@ def lists(data: dict[str, Any]) -> Lists:
         not_aliases=frozenset(w.upper().rstrip(".") for w in data["cast"]["not_aliases"]),
         people=frozenset(w.upper() for w in data["cast"]["people"]),
         minor_words=frozenset(w.upper() for w in data["minors"]["words"]),
+        grown_words=frozenset(w.upper() for w in data["minors"].get("not_with", [])),
         adult_age=int(data["minors"]["adult_age"]),
         categories=cats,
         folded={k: frozenset(fold_term(t) for t in v) for k, v in cats.items()},
@@ -152,6 +154,11 @@ def listed(text: str, lx: Lists) -> list[tuple[Hit, str]]:
         else:
             i += 1
     return out
+
+
+def _minor_words(words: list[str], lx: Lists) -> bool:
+    """Words that name a child (GIRL, KIDS), with none that makes them grown-ups (SEXY GIRL, COOL KIDS)."""
+    return any(w in lx.minor_words for w in words) and not any(w in lx.grown_words for w in words)
 
 
 def _simile(toks: list[tuple[int, int, str]], i: int) -> bool:
@@ -514,6 +521,8 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
         noted = bool(re.match(r"\s*(?:\*\*)?(?:NOTE|SUBTITLES?|TITLE|CAPTION)\b", text, re.I))
         # listed words, any case: non-overlapping, longest first
         for h, listed_cat in listed(text, lx):
+            if any(a <= h.start < b for a, b in quotes):
+                continue   # words in quotes are written or said ("the “cool kids”", a sign): nothing on set
             tag(listed_cat, h.text.lower() if not h.text.isupper() else h.text, _line_of(el, h.start), "words")
         # capitalised runs
         for run in runs(text, lx):
@@ -551,7 +560,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             if cat == "props" and not found["props"].get(fold_term(run.text), {}).get("singled_out"):
                 el_props.append(run.text)
             tag(cat, run.text, line_r, "caps", **({"singled_out": True} if cat == "props" else {}))
-            if any(w in lx.minor_words for w in words):
+            if _minor_words(words, lx):
                 tag("minors", run.text, line_r, "caps")
         if el_props:
             el["props"] = el_props      # what the action singles out here first: an insert each
@@ -564,7 +573,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             if age < lx.adult_age:
                 tag("minors", name, c["line"], "age", age=age)
     for key, item in list(found["background"].items()):
-        if any(w in lx.minor_words for w in item["item"].upper().split()):
+        if _minor_words(item["item"].upper().split(), lx):
             tag("minors", item["item"], item["line"], "words")
     out_cast = list(cast.values())   # in order of first appearance
     for c in out_cast:

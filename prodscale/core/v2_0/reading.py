@@ -235,6 +235,17 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     return parts
 
 
+def not_a_name(name: str, lex: Lexicon) -> bool:
+    """A cue that cannot be a character's name ([cue] max_name_words, not_name_first, not_name_last; a ? or !
+    in it, a colon at its end): a broken line of action in capitals."""
+    cue = lex.data["cue"]
+    words = norm(name).split()
+    if not words or "max_name_words" not in cue:
+        return False
+    return ("?" in name or "!" in name or name.rstrip().endswith(":") or len(words) > int(cue["max_name_words"])
+            or words[0] in cue.get("not_name_first", []) or words[-1] in cue.get("not_name_last", []))
+
+
 def is_slug_cue(name: str, lex: Lexicon) -> bool:
     """A cue that is really a slug: BACK TO STRIKER, INSERT - SEAT BELT SIGN, JOHN'S POV."""
     u = norm(name)
@@ -307,6 +318,16 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
             cue_text = strip_emphasis(el.text.strip())
             lines = [s for s in speech if s.kind != NOTE]
             notes = [s.to_dict() for s in speech if s.kind == NOTE]
+            if not_a_name(name, lex) and not (is_transition(cue_text, lex) or structure_kind(cue_text, lex)
+                                              or is_slug_cue(name, lex)):
+                diags.append({"code": "PS012", "span": d["span"], "match": cue_text})
+                span = d["span"]
+                for s in lines:
+                    span = _union(span, s.span.to_dict())
+                out.append({"kind": ACTION, "text": "\n".join([cue_text, *(s.text for s in lines)]), "span": span})
+                out.extend(notes)
+                i = j
+                continue
             if is_transition(cue_text, lex) or structure_kind(cue_text, lex) or is_slug_cue(name, lex):
                 if is_transition(cue_text, lex):
                     out.append({**d, "kind": TRANSITION, "text": cue_text})
@@ -486,6 +507,24 @@ def _shift(span: dict[str, int], offset: int) -> dict[str, int]:
     return {**span, "start_line": span["start_line"] - offset, "end_line": span["end_line"] - offset}
 
 
+def _shorter_name(short: str, full: str) -> bool:
+    """``short`` names ``full`` with fewer words, from its start (HAL'S for HAL'S IN VENICE)."""
+    a, b = short.split(), full.split()
+    return 0 < len(a) < len(b) and b[:len(a)] == a
+
+
+def _before_intercut(b: Block) -> list[str]:
+    """The characters a scene shows or hears before its INTERCUT marker (none when the marker opens it)."""
+    names: list[str] = []
+    for e in b.elements:
+        if e.get("intercut"):
+            return names
+        for n in [*(e.get("names") or []), *(e.get("cast") or [])] if e["kind"] in (CHARACTER, ACTION) else []:
+            if n not in names:
+                names.append(n)
+    return []   # the marker closes the scene ("INTERCUT WITH:"): nobody is placed by it
+
+
 def _resolve_intercuts(blocks: list[Block], real: list[int]) -> dict[int, dict[str, Any]]:
     """{block index: {"with": other block index}} for scenes that intercut with another."""
     out: dict[int, dict[str, Any]] = {}
@@ -624,6 +663,7 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
     lex = lexicon(data)
     carried: list[str] = []     # modifiers a transition gives the next scene (FLASHBACK TO:)
     established: set[tuple[str | None, str]] = set()   # (INT/EXT, set) established in this sequence
+    prev_set: tuple[str | None, str] | None = None      # the set of the scene before
     seq_dn: str | None = None
     jumped: str | None = None   # a title card's time jump ("TITLES: ONE WEEK LATER") for the next scene
     year: int | None = None     # the year the story last stated (a heading's "- 1962", a card "LONDON, 1888")
@@ -678,6 +718,10 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
                 established.clear()
             set_key = (b.int_ext, norm(r.set or ""))
             establish = set_key not in established
+            if establish and r.continuation is not None and prev_set is not None and prev_set[0] == set_key[0] \
+                    and _shorter_name(set_key[1], prev_set[1]):
+                establish = False   # INT. HAL'S - LATER after INT. HAL'S IN VENICE: the same place, written short
+            prev_set = set_key
             established.add(set_key)
             seq_dn = dn or seq_dn
             if light is not None:
@@ -690,8 +734,13 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             here = r.location if r else None
             there = other.reading.location if other.reading else None
             parties: dict[str, str] = {}
+            # who is seen here before the cutting starts is here (a script may let them speak in the other
+            # scene first, as a phone call begins); the other scene's speakers are there; the rest here
+            for name in _before_intercut(b):
+                if here:
+                    parties[name] = here
             for name in casts[intercuts[i]["with"]]["speakers"]:
-                if there:
+                if there and name not in parties:
                     parties[name] = there
             for name in casts[i]["speakers"]:
                 if here and name not in parties:

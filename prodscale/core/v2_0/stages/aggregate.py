@@ -39,6 +39,18 @@ _LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
 _SIMULTANEOUS = frozenset({"SAME TIME", "SAME MOMENT", "MEANWHILE", "SIMULTANEOUS", "SIMULTANEOUSLY", "THAT MOMENT"})
 
 
+_SITE_STOP = frozenset({"THE", "AND", "OF", "A", "AN", "HOUSE", "ROOM", "ROAD", "STREET", "AREA", "OUTSIDE",
+                        "INSIDE", "FRONT", "BACK", "NORTH", "SOUTH", "EAST", "WEST", "CITY", "TOWN", "DOWNTOWN"})
+
+
+def _same_site(a: str | None, b: str | None) -> bool:
+    """Two headings' places share a proper word (INT. GARAGE and EXT. SOUTH LA - GARAGE HOUSE): the inside and
+    the outside of one site, where a character steps through a door, not two places at once."""
+    def words(x: str | None) -> set[str]:
+        return {w for w in re.findall(r"[A-Z0-9'’]+", (x or "").upper()) if len(w) >= 3 and w not in _SITE_STOP}
+    return bool(words(a) & words(b))
+
+
 def _letters() -> Any:
     """'', A, B, ..., Z, AA, AB, ...: the letters after a scene number."""
     yield ""
@@ -265,7 +277,8 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     engine = story.get("engine", "")
     cross = cross_scene(scenes, codes, lex)
     for i, s in enumerate(scenes):   # engine 2.0.0: two places at once only across simultaneous scenes
-        if (s["src"]["facts"].get("time_of_day") or "").upper() not in _SIMULTANEOUS:
+        if (s["src"]["facts"].get("time_of_day") or "").upper() not in _SIMULTANEOUS or \
+                (i > 0 and _same_site(scenes[i - 1]["src"]["facts"].get("location"), s["src"]["facts"].get("location"))):
             cross[i] = [d for d in cross[i] if d["code"] != "PS409"]
     numbers = [str(s["number"]) for s in scenes]
     number_set = set(numbers)

@@ -96,22 +96,49 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
-def beats(items: list[tuple[str, str]], n: int) -> list[list[tuple[str, str]]]:
-    """``items`` ([(who, text)], who "" for action) cut into ``n`` consecutive groups of about equal words,
-    at sentence or breath ends; a speech split over two clips stays with its speaker."""
-    pieces = [(who, p) for who, text in items for p in _pieces(text)] or [("", "")]
+def clip_plan(items: list[tuple[str, str]], duration: int,
+              allowed: list[int]) -> list[tuple[list[tuple[str, str]], int]]:
+    """``items`` ([(who, text)], who "" for action) as consecutive clips: [(pieces, content ms)]. The shot's
+    time runs through its words; sentences (a long sentence's breaths) fill a clip in order while they fit
+    the profile's longest clip, so a clip ends where a sentence ends, never holds more than it can play and
+    never comes out empty; only a piece longer than a clip is cut, at words, into even parts."""
+    longest = allowed[-1]
+    pieces = [(who, p) for who, text in items for p in _pieces(text)]
+    if not pieces or duration <= longest:
+        return [(pieces, duration)]
     total = sum(len(p.split()) for _, p in pieces) or 1
-    groups: list[list[tuple[str, str]]] = [[] for _ in range(n)]
-    done = 0
-    for who, p in pieces:
-        k = min(n - 1, done * n // total)
-        groups[k].append((who, p))
-        done += len(p.split())
-    # a part left empty (one long piece): take the last piece of the group before it
-    for k in range(1, n):
-        if not groups[k] and len(groups[k - 1]) > 1:
-            groups[k].append(groups[k - 1].pop())
-    return groups
+    def too_long(text: str) -> bool:
+        return duration * len(text.split()) > longest * total
+
+    fitting: list[tuple[str, str, int]] = []   # (who, text, words), each short enough for one clip
+    for who, piece in pieces:
+        # a piece too long for a clip breaks at its breaths (commas, dashes) first, at words only after that
+        breaths = [b for b in _BREATH.split(piece) if b.strip()] if too_long(piece) else [piece]
+        for p in breaths:
+            ws = p.split()
+            parts = max(1, -(-(duration * len(ws)) // (longest * total)))
+            for k in range(parts):
+                chunk = ws[k * len(ws) // parts:(k + 1) * len(ws) // parts]
+                if chunk:
+                    fitting.append((who, " ".join(chunk), len(chunk)))
+    groups: list[tuple[list[tuple[str, str]], int]] = []
+    cur: list[tuple[str, str]] = []
+    cur_words = 0
+    for who, text, n in fitting:
+        if cur and (cur_words + n) * duration > longest * total:
+            groups.append((cur, cur_words))
+            cur, cur_words = [], 0
+        cur.append((who, text))
+        cur_words += n
+    groups.append((cur, cur_words))
+    out: list[tuple[list[tuple[str, str]], int]] = []
+    done_words = done_ms = 0
+    for group, n in groups:   # each clip's share of the shot's time, in whole milliseconds that add up
+        done_words += n
+        until = duration * done_words // total
+        out.append((group, max(1, until - done_ms)))
+        done_ms = until
+    return out
 
 
 def _joined(group: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -125,12 +152,29 @@ def _joined(group: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+_VOICE_OVER = "V.O. "   # the mark of a narrator among a clip's speakers
+_HOW = "\x1f"          # between a speaker and the delivery of their line ("NELL\x1fquietly")
+
+
+def _who(line: dict[str, Any]) -> str:
+    """A line's speaker, with its delivery note when it has one (it travels with the line)."""
+    return f"{line['character']}{_HOW}{clean(line['delivery'])}" if line.get("delivery") else line["character"]
+
+
 def _speech(lines: list[tuple[str, str]], style: str) -> str:
+    """The clip's speech as the profile writes it: ``NAME says: words`` (or quoted), narration as
+    ``NAME (voice-over): words``."""
     if style == "none":
         return ""
-    if style == "quotes":
-        return " ".join(f'{who} says: "{text}"' for who, text in lines)
-    return " ".join(f"{who} says: {text.rstrip()}" for who, text in lines)   # colon, no quotes
+    out = []
+    for who, text in lines:
+        name, _, how = who.partition(_HOW)
+        if name.startswith(_VOICE_OVER):
+            verb = f"{name[len(_VOICE_OVER):]} (voice-over):"
+        else:
+            verb = f"{name} says ({how}):" if how else f"{name} says:"
+        out.append(f'{verb} "{text}"' if style == "quotes" else f"{verb} {text.rstrip()}")   # colon, no quotes
+    return " ".join(out)
 
 
 _GROUP_SIZES = ("2S", "3S", "MS", "MWS", "WS")
@@ -209,7 +253,8 @@ def _packed_shot(group: list[dict[str, Any]], shots: list[dict[str, Any]], tpl: 
     first, last = group[0]["span"], group[-1]["span"]
     return {**group[0], **{k: cover[k] for k in ("size", "angle", "movement", "lens_mm", "subjects", "setup")},
             "dialogue": lines, "speaking": speakers, "narration": [],
-            "description": str(tpl.get("packed_description", "{names} talk.")).format(names=names),
+            "description": str(tpl.get("packed_description_riding" if cover.get("rig") == "car mount"
+                                       else "packed_description", "{names} talk.")).format(names=names),
             "duration_ms": sum(int(sh["duration_ms"]) for sh in group),
             "span": {"start_line": first["start_line"], "start_col": first["start_col"],
                      "end_line": last["end_line"], "end_col": last["end_col"]},
@@ -264,9 +309,24 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     for unit in pack_exchanges(shots, profile, shot_blocks):
         shot = unit[0] if len(unit) == 1 else _packed_shot(unit, shots, tpl)
         duration = int(shot["duration_ms"])
-        n = max(1, -(-duration // longest))
         screen_ms += duration
         blocked_by = set(shot_blocks[shot["index"]])
+        # what runs in time: the speech (lines with their delivery, then narration over the picture), where
+        # the profile voices it; else the action. A profile that sends no speech gets one clip of a talking
+        # shot (the edit holds it): splitting would send the same words twice.
+        spoken = [(_who(ln), ln["text"]) for ln in shot.get("dialogue", [])]
+        narrated = [(_VOICE_OVER + ln["character"], ln["text"]) for ln in shot.get("narration", [])]
+        timed = [*spoken, *narrated] if speech_style != "none" else []
+        if timed:
+            parts = clip_plan(timed, duration, allowed)
+            fixed_description = clean(shot["description"])
+        elif spoken or narrated:
+            parts = [([], min(duration, longest))]
+            fixed_description = clean(shot["description"])
+        else:
+            parts = clip_plan([("", clean(shot["description"]))], duration, allowed)
+            fixed_description = ""
+        n = len(parts)
         if n > 1 and "PS203" in codes:
             diags.append(diag(codes["PS203"], shot["span"], {"shot_index": shot["index"]},
                               shot=shot["id"] or f"#{shot['index']}", duration_ms=duration,
@@ -283,24 +343,14 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                                      clean(shot.get("location") or "")) if x)
         if shot.get("time_of_day"):
             place = f"{place}, {clean(shot['time_of_day']).lower()}" if place else clean(shot["time_of_day"]).lower()
-        spoken = [(ln["character"], ln["text"]) for ln in shot.get("dialogue", [])]
-        if spoken:   # a speaking shot: its speech is what runs in time; the framing sentence stays in every clip
-            parts = beats(spoken, n)
-            fixed_description = clean(shot["description"])
-        else:
-            parts = beats([("", clean(shot["description"]))], n)
-            fixed_description = ""
         audio = ""
         if profile.get("audio", True) and str(shot.get("audio", "")).startswith("SFX:"):
             audio = f"Sound: {shot['audio'][4:].strip().lower()}."
-        words_total = sum(len(p.split()) for g in parts for _, p in g) or 1
-        for k, group in enumerate(parts, start=1):
+        for k, (group, content_ms) in enumerate(parts, start=1):
             lines = _joined(group)
-            words = sum(len(p.split()) for _, p in lines)
-            content_ms = duration if n == 1 else max(1, duration * words // words_total)
             clip_ms = next((a for a in allowed if a >= content_ms), longest)
             billed_ms += clip_ms
-            if spoken:
+            if spoken or narrated:
                 description, dialogue = fixed_description, _speech(lines, speech_style)
             else:
                 description, dialogue = " ".join(p for _, p in lines), ""
@@ -314,7 +364,10 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             clip: dict[str, Any] = {
                 "shot": shot["index"], "shot_id": shot["id"], "part": k, "parts": n, "content_ms": content_ms,
                 "duration_ms": clip_ms, "aspect": aspect, "profile": profile_name, "negative_prompt": negative,
-                "span": shot["span"], "rewrites": [],
+                "span": shot["span"],
+                # the script's own rewrites this shot's text carries (sanitize), then the prompt gate's
+                "rewrites": [{"from": r["from"], "to": r["to"], "code": r["code"]}
+                             for r in san.get("rewrites", []) if spans_overlap(r.get("span"), shot["span"])],
             }
             if "packed" in shot:   # the lines of several shots of the cut, in one clip
                 clip["packed"] = shot["packed"]
@@ -322,8 +375,9 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             if image_to_video:   # the generator starts from a still: a slot for it, described
                 clip["start_frame"] = {"slot": f"{shot['id'] or shot['index']}-{k}", "describe": " ".join(
                     x for x in (values["size_name"] + ".", place + "." if place else "", values["cast"]) if x)}
-            if shot.get("narration") and profile.get("audio", True) and k == 1:
-                clip["narration"] = [{"character": ln["character"], "text": ln["text"]} for ln in shot["narration"]]
+            voiced = [{"character": w[len(_VOICE_OVER):], "text": t} for w, t in lines if w.startswith(_VOICE_OVER)]
+            if voiced:   # the narration this clip carries (in its prompt, and here for the edit)
+                clip["narration"] = voiced
             prompt = None
             clip_blocked = sorted(blocked_by)
             if not clip_blocked:

@@ -19,7 +19,8 @@ import orjson
 
 from prodscale.core.stages import StageSpec
 from prodscale.core.stages._text import diag, sort_diags, sub_span
-from prodscale.core.stages.sanitize import _replacement, apply_rewrites, gate_rules, rules_for, scan, terms_may_match
+from prodscale.core.stages.sanitize import (DETERMINERS, _replacement, apply_rewrites, gate_rules, rules_for, scan,
+                                           terms_may_match)
 from prodscale.core.v2_0.people import find_people
 
 VERSION = 1
@@ -76,6 +77,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                    "message": gate_mention.get("unsent_message", gate_mention["message"])}
     for kind, text, span, index in _units(scene):
         pending: list[tuple[Any, str]] = []
+        nouns: dict[str, str] = {}   # brand as written (folded) -> its generic noun, for the element's props
         may = terms_may_match(gates, text)
         for rule in rules_for(gates, may):   # 1.x's gates, and the names rules (kind "names") routed below
             if kind not in rule.get("scope", []):
@@ -104,12 +106,20 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 hspan = sub_span(span, text, hit.start, hit.end)
                 values = {"match": hit.text, **values}
                 extra = {"match": values["match"], "element": kind}
+                if rule["kind"] == "substitution" and brand_kept is not None and kind in _SPOKEN \
+                        and "said_level" in brand_kept:
+                    # said, not shown: no logo to render, and a line keeps its writer's words (a note)
+                    said = brand_kept.get("said_reason", "it is only said, not shown")
+                    diags.append(diag({**brand_kept, "level": brand_kept["said_level"]}, hspan,
+                                      {**extra, "reason": said}, match=hit.text, reason=said))
+                    continue
                 if rule["kind"] == "substitution" and (reason := _keep_brand(rule, scene.get("year"), text, hit)):
                     if brand_kept is not None:
                         diags.append(diag(brand_kept, hspan, {**extra, "reason": reason}, match=hit.text, reason=reason))
                     continue
                 if rule["kind"] == "substitution":
-                    raw = _modifier(rule, text, hit) or str(values["replacement"])
+                    nouns[hit.text.casefold()] = _ARTICLE_RE.sub("", str(values["replacement"]))
+                    raw = _without_article(text, hit, _modifier(rule, text, hit) or str(values["replacement"]))
                     hit = _as_written(rule, text, hit, kind)
                     rep = _replacement(text, hit, raw, kind == "heading")
                     values["replacement"] = rep
@@ -122,7 +132,10 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
             if index is None:
                 _rewrite_heading(scene, new_scene, data, new_text)
             else:
-                new_scene["elements"][index]["text"] = new_text
+                el = new_scene["elements"][index]
+                el["text"] = new_text
+                if el.get("props"):   # an insert of a rewritten brand shows the generic thing too
+                    el["props"] = [nouns.get(p.casefold(), p) for p in el["props"]]
     rewrites.sort(key=lambda r: (r["span"]["start_line"], r["span"]["start_col"], r["code"], r["from"]))
     diags = sort_diags(diags)
     used = apply_waivers(scene, diags)
@@ -151,6 +164,27 @@ def _keep_brand(rule: dict[str, Any], year: int | None, text: str, hit: Any) -> 
     if _company_use(rule, text, hit):
         return "it names the company, not a product"
     return None
+
+
+_ARTICLE_RE = re.compile(r"^(?:a|an|the)\s+", re.I)
+_NOT_ADJECTIVES = frozenset({"with", "and", "or", "but", "of", "to", "in", "on", "at", "for", "from", "by", "into",
+                             "onto", "like", "than", "as", "over", "under", "is", "are", "was", "were", "has", "have"})
+
+
+def _without_article(text: str, hit: Any, replacement: str) -> str:
+    """The replacement without its own article where the sentence already gives one: after a possessive
+    ("Krantz's iPhone": "Krantz's smartphone") or a determiner and one adjective ("a bloody iPhone": "a
+    bloody smartphone", "a new Tesla": "a new electric car"); 1.x's fitting handles a determiner right before."""
+    words = text[:hit.start].split()
+    if not words or not _ARTICLE_RE.match(replacement):
+        return replacement
+    last = words[-1]
+    if last.endswith(("'s", "’s", "s'", "s’")) and last[:1].isalpha():
+        return _ARTICLE_RE.sub("", replacement)
+    if len(words) >= 2 and last.isalpha() and last.islower() and last.casefold() not in _NOT_ADJECTIVES \
+            and words[-2].casefold() in DETERMINERS:
+        return _ARTICLE_RE.sub("", replacement)
+    return replacement
 
 
 def _as_written(rule: dict[str, Any], text: str, hit: Any, kind: str) -> Any:
@@ -199,17 +233,28 @@ def _modifier(rule: dict[str, Any], text: str, hit: Any) -> str | None:
 _SPOKEN = ("dialogue", "lyrics")
 
 
+def _quoted(text: str, pos: int) -> bool:
+    """``pos`` stands inside quotation marks of the action (typographic, or an odd number of straight ones)."""
+    before = text[:pos]
+    return before.count("“") > before.count("”") or before.count('"') % 2 == 1
+
+
 def _mentioned(rule: dict[str, Any], kind: str, text: str, hit: Any) -> bool:
     """A gate term that is said (dialogue, lyrics) or only referred to around it (a voice, a mask, a
     comparison): no picture of it for a generator to refuse."""
     if rule.get("spoken") == "mention" and kind in _SPOKEN:
         return True
-    before = text[max(0, hit.start - 30):hit.start].casefold().split()
+    before = text[max(0, hit.start - 40):hit.start].casefold().split()
     after = text[hit.end:hit.end + 30].casefold().split()
+    if _quoted(text, hit.start) and kind not in _SPOKEN:
+        return True   # words written on something ("the only words not blacked out: “Harry Potter.”")
+    gap = int(rule.get("mention_gap", 0))
     for phrase in rule.get("mention_before", []):
         words = phrase.casefold().split()
-        if before[-len(words):] == words:
-            return True
+        for skip in range(gap + 1):
+            end = len(before) - skip
+            if end >= len(words) and before[end - len(words):end] == words:
+                return True
     for phrase in rule.get("mention_after", []):
         words = phrase.casefold().split()
         if [w.strip(".,;:!?") for w in after[:len(words)]] == words:

@@ -71,6 +71,8 @@ def _items(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if k in _NEVER_FILMED:
             continue
         cur = None
+        if el.get("intercut") and k == "action":
+            continue   # an INTERCUT marker in the action ("WE INTERCUT") tells the editor; no shot shows it
         items.append({"type": k, "el": el})
     return items
 
@@ -151,6 +153,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         """Speakers of an INTERCUT in different places: never in one frame."""
         return len({parties.get(n, location) for n in names}) > 1
 
+    riding = (int_ext or "").upper() in ("INT", "INT/EXT") and bool(scene.get("vehicle"))
+
     def flush_exchange() -> None:
         if not exchange:
             return
@@ -169,6 +173,9 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         i = 0
         while i < len(exchange):
             b = exchange[i]
+            if not b["lines"]:   # a cue with only "(long beat)": nobody speaks, no speaking shot
+                i += 1
+                continue
             names = speakers_of(b, recent)
             pair = exchange[i + 1] if b["dual"] and i + 1 < len(exchange) and exchange[i + 1]["dual"] else None
             lines = [{"character": b["cue"], "extension": b["extension"], "text": clean(el["text"]),
@@ -236,7 +243,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
                     desc = f"{who} speak together."
                 elif i == 0 and len(on_camera) == 2:
                     kind, setup, subjects = "dialogue", _setup(cfg, "two_shot"), on_camera
-                    desc = f"{on_camera[0]} and {on_camera[1]} face each other; {who} speaks."
+                    together = "sit side by side" if riding else "face each other"   # in a car: side by side
+                    desc = f"{on_camera[0]} and {on_camera[1]} {together}; {who} speaks."
                 elif i == 0 and len(on_camera) >= 3:
                     kind, setup, subjects = "dialogue", _setup(cfg, "group"), on_camera
                     desc = f"{', '.join(on_camera)} together; {who} speaks."
@@ -374,7 +382,7 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         slug_shot(slug, None)
     flush_exchange()
 
-    in_vehicle = (int_ext or "").upper() in ("INT", "INT/EXT") and bool(scene.get("vehicle"))
+    in_vehicle = riding
     for sh in shots:
         n = len(sh["subjects"])
         if sh["size"] in ("MCU", "CU", "ECU") and n > 1:   # a close size holds one person
