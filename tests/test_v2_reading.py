@@ -492,7 +492,7 @@ def brand_codes(text: str) -> list[tuple[str, str, str]]:
 
 def test_a_brand_before_its_time_is_flagged_not_rewritten() -> None:
     text = "EXT. DINER - DAY - 1962\n\nNELL (40) drinks a Coca-Cola and checks her iPhone.\n"
-    assert brand_codes(text) == [("PS109", "Coca-Cola", "soda"),
+    assert brand_codes(text) == [("PS109", "Coca-Cola", "a soda"),   # "a Coca-Cola" is "a soda"
                                  ("PS121", "iPhone", "the story is set in 1962, before it existed (2007)")]
 
 
@@ -516,6 +516,10 @@ SAID = "it is only said, not shown: the line keeps the writer's words"
     ("Krantz's iPhone buzzes.", [("PS109", "iPhone", "smartphone")]),
     ("She buys a new Tesla.", [("PS109", "Tesla", "electric car")]),
     ("A man with iPhone waits.", [("PS109", "iPhone", "a smartphone")]),
+    ("A Boeing 757 lands.", [("PS109", "Boeing", "An airliner")]),         # the article agrees, the model goes
+    ("He drives a Lamborghini Murciélago.", [("PS109", "Lamborghini", "a sports car")]),
+    ("She rides a souped up Harley-Davidson.", [("PS109", "Harley-Davidson", "motorcycle")]),
+    ("Hank sits at IHOP.", [("PS109", "IHOP", "a pancake house")]),
     ("A Tesla coil hums.", []),
     ("Matt builds a LEGO set.", [("PS109", "LEGO", "toy-brick")]),
     ("She laces her Nike shoes.", [("PS109", "Nike", "athletic")]),

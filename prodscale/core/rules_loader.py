@@ -28,9 +28,10 @@ COMMON_OPTIONAL = {"until"}
 # kind -> (required kind keys, optional kind keys), per rule file
 KINDS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "sanitize.toml": {
-        "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after", "mention_gap"}),
+        "existence": ({"terms"}, {"exceptions", "spoken", "mention_before", "mention_after", "mention_gap",
+                                  "unsent_level"}),
         "substitution": ({"swap"}, {"exceptions", "introduced", "verb_objects", "modifier", "modifier_nouns", "company",
-                                     "own_caps"}),
+                                     "own_caps", "model_brands"}),
         "cooccurrence": ({"terms", "with"}, {"exceptions"}),
         "names": ({"list"}, {"exceptions", "not_before", "not_after"}),   # engine 2.0.0: a sourced list of names
         "mention": ({"of"}, {"unsent_level", "unsent_message", "said_level", "said_reason"}),   # engine 2.0.0: a reference, not a depiction
@@ -71,7 +72,7 @@ TOP: dict[str, dict[str, Any]] = {
                                    "max_ms", "fps"},
                         "coverage": {"establishing_int_ext", "continuation_times", "offscreen_extensions",
                                      "reaction_skip_first_words", "caps_ignore", "sounds",
-                                     "slug_setups", "reaction_words", "push_in_after_lines"},
+                                     "slug_setups", "reaction_words", "push_in_after_lines", "no_shot"},
                         "setups": None, "direction": None, "transitions": None,
                         "directives": {"shot_note", "lens_mm"}},
     "prompts.toml": {"meta": {"stage", "engine"}, "rule": "rule", "profiles": None,
@@ -88,7 +89,8 @@ TOP: dict[str, dict[str, Any]] = {
     "reading.toml": {"meta": {"stage", "engine"}, "rule": "rule",
                      "heading": {"separators", "light_qualifiers", "continuations", "simultaneous", "time_jumps",
                                  "time_jump_pattern", "weekday_pattern", "modifiers", "year_pattern", "rooms", "lights",
-                                 "clock_pattern", "clock_day_from", "clock_night_from", "shot_starts", "buildings"},
+                                 "clock_pattern", "clock_day_from", "clock_night_from", "shot_starts", "buildings",
+                                 "action_lights"},
                      "slug": {"starts", "contains", "framing"}, "structure": {"labels", "label_pattern", "cards"},
                      "transition": {"terms", "openers", "flashback"}, "intercut": {"markers"},
                      "cue": {"joiners", "everyone", "both", "voice_over", "off_screen", "device", "voice_names",

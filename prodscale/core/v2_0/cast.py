@@ -416,6 +416,22 @@ def _determined(before: str, lx: Lists) -> bool:
     return len(words) >= 2 and words[-1].upper() in lx.adjectives and words[-2].upper() in lx.determiners
 
 
+_ADJECTIVE_END = re.compile(r"(?:IVE|OUS|FUL|ABLE|IBLE|LESS|ISH)$")
+_PRONOUNS = frozenset({"THEM", "HIM", "HER", "IT", "ME", "US", "YOU"})
+_LOWER_NEXT = re.compile(r" ([a-z][a-z'’-]*)\b")
+
+
+def _modifier_of_next(text: str, end: int, words: list[str]) -> bool:
+    """Capitals that qualify the word after them (an adjective's ending, or two letters), or end on a pronoun,
+    are no thing to insert: "a MASSIVE firefight", "a TRULY HORRIBLE person", "the LA actor", "a TON OF THEM"."""
+    last = words[-1].strip(",.;:!?")
+    if last in _PRONOUNS:
+        return True
+    if not _LOWER_NEXT.match(text, end):
+        return False
+    return bool(_ADJECTIVE_END.search(last)) or len(last) <= 2
+
+
 def _prop_candidate(words: list[str], lx: Lists, registry: "Registry") -> bool:
     """A capitalised run that can be a prop: short, no acronym with stops, no person's word, no
     body part or place, no word of a character's name."""
@@ -553,7 +569,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
                 cat = "background"
             quoted = any(a <= run.start < b for a, b in quotes)
             if cat is None and not quoted and not noted and _determined(text[:run.start], lx) \
-                    and _prop_candidate(words, lx, registry):
+                    and _prop_candidate(words, lx, registry) and not _modifier_of_next(text, run.end, words):
                 cat = "props"
             if cat is None:
                 continue

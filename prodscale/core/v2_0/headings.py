@@ -259,3 +259,16 @@ def read_heading(rest: str, int_ext: str | None, data: dict[str, Any]) -> Headin
     r = _read(rest, int_ext, vocabulary(data))
     return HeadingReading(r.int_ext, r.set, r.area, r.light, r.day_night, r.continuation, r.time_jump,
                           list(r.modifiers), list(r.time_words), r.shot)
+
+
+_SITE_STOP = frozenset({"THE", "AND", "OF", "A", "AN", "HOUSE", "ROOM", "ROAD", "STREET", "AREA", "OUTSIDE",
+                        "INSIDE", "FRONT", "BACK", "NORTH", "SOUTH", "EAST", "WEST", "CITY", "TOWN", "DOWNTOWN"})
+
+
+def same_site(a: str | None, b: str | None) -> bool:
+    """Two headings' places share a proper word (INT. GARAGE and EXT. SOUTH LA - GARAGE HOUSE): the inside and
+    the outside of one site, where a character steps through a door. Words of three letters or more, ASCII
+    classes only (no interpreter's Unicode table decides)."""
+    def words(x: str | None) -> set[str]:
+        return {w for w in re.findall(r"[A-Z0-9'’]+", (x or "").upper()) if len(w) >= 3 and w not in _SITE_STOP}
+    return bool(words(a) & words(b))

@@ -38,7 +38,7 @@ from prodscale.core.fountain_inline import match_prefix, strip_emphasis
 from prodscale.core.model import ACTION, CENTERED, CHARACTER, DIALOGUE, NOTE, PARENTHETICAL, TRANSITION, Element, Story
 from prodscale.core.scenes import SceneUnit
 from prodscale.core.stages._text import per_rule_data
-from prodscale.core.v2_0.headings import HeadingReading, norm, read_heading
+from prodscale.core.v2_0.headings import HeadingReading, norm, read_heading, same_site
 
 SLUG = "slug"
 STRUCTURE = "structure"
@@ -228,6 +228,8 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     m = re.match(r"^(.+?)['’]S (?:THOUGHTS|INNER VOICE)$", n)
     if m:
         return [m.group(1)]   # STRIKER'S THOUGHTS: Striker, heard
+    if len(n.split()) > 1 and len(set(n.split())) == 1:
+        return [n.split()[0]]   # GRIFFIN GRIFFIN (a converted page's doubled cue) is GRIFFIN
     parts = [p.strip(" .,") for p in lex.joiners.split(name)]
     parts = [" ".join(p.split()) for p in parts if p.strip(" .,")]
     if len(parts) < 2 or any(sum(c.isalpha() for c in p) < 2 for p in parts):
@@ -242,7 +244,13 @@ def not_a_name(name: str, lex: Lexicon) -> bool:
     words = norm(name).split()
     if not words or "max_name_words" not in cue:
         return False
-    return ("?" in name or "!" in name or name.rstrip().endswith(":") or len(words) > int(cue["max_name_words"])
+    heading = lex.data["heading"]
+    times = {norm(t) for t in [*heading.get("continuations", []), *heading.get("simultaneous", [])]}
+    # a ? or ! after a word of two letters or more (E! REPORTER is a name; "THAT'S HIGH?" is not)
+    marks = re.search(r"[^\W\d_]{2,}[!?]", name) is not None
+    sentence = any(len(w) >= 6 and w.endswith(".") and w[:-1].isalpha() for w in name.upper().split())
+    return (marks or name.rstrip().endswith(":") or len(words) > int(cue["max_name_words"]) or sentence
+            or ("," in name and len(words) >= 4) or norm(name) in times
             or words[0] in cue.get("not_name_first", []) or words[-1] in cue.get("not_name_last", []))
 
 
@@ -397,6 +405,8 @@ def _read_elements(raw: list[Element], lex: Lexicon, diags: list[dict[str, Any]]
         if e["kind"] in (TRANSITION, SLUG, ACTION) and not _LOWER.search(first) and \
                 (intercut_marker(first, lex) or _INTERCUT_WORD.search(norm(first))):
             e["intercut"] = True
+        elif e["kind"] == ACTION and _INTERCUT_SENTENCE.match(first):
+            e["intercut"] = True   # written as a sentence: "We intercut between Shawn and Kelly."
     return out
 
 
@@ -507,10 +517,29 @@ def _shift(span: dict[str, int], offset: int) -> dict[str, int]:
     return {**span, "start_line": span["start_line"] - offset, "end_line": span["end_line"] - offset}
 
 
+def _light_in_action(b: Block, data: dict[str, Any]) -> tuple[str, str] | None:
+    """(light, D/N) the scene's first action paragraph states (``[heading.action_lights]``), or None."""
+    phrases = data["heading"].get("action_lights") or {}
+    lights = data["heading"]["lights"]
+    first = next((e for e in b.elements if e["kind"] == ACTION), None)
+    if first is None or not phrases:
+        return None
+    words = re.findall(r"[a-z]+", first["text"].lower())
+    text = f" {' '.join(words)} "
+    found = [(text.find(f" {p} "), p) for p in phrases if f" {p} " in text]
+    if not found:
+        return None
+    light = str(phrases[min(found)[1]])
+    return light, str(lights.get(light, "DAY"))
+
+
 def _shorter_name(short: str, full: str) -> bool:
     """``short`` names ``full`` with fewer words, from its start (HAL'S for HAL'S IN VENICE)."""
     a, b = short.split(), full.split()
     return 0 < len(a) < len(b) and b[:len(a)] == a
+
+
+_INTERCUT_SENTENCE = re.compile(r"\s*(?:we\s+(?:now\s+)?)?intercut(?:ting)?\s+(?:between|with|to)\b", re.I)
 
 
 def _before_intercut(b: Block) -> list[str]:
@@ -709,6 +738,9 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
                 # an establishing view with no light of its own (EXT. LOS ANGELES - ESTABLISHING): it opens
                 # the scene after it, and takes that scene's light
                 light, dn, light_from = nxt[0], nxt[1], "next scene"
+            elif r.continuation is None and (said := _light_in_action(b, data)) is not None:
+                # no light in the heading, but the action says it ("Morning light filters in")
+                light, dn, light_from = said[0], said[1], "action"
             elif r.time_jump is None and r.continuation is None and prev_light is not None:
                 # no time at all: the light of the scene before, as a 1st AD would assume (PS404 says so)
                 light, dn, light_from = prev_light, prev_dn, "assumed"
@@ -721,6 +753,9 @@ def read_story(story: Story, rules: dict[str, Any], prefixes: tuple[str, ...] = 
             if establish and r.continuation is not None and prev_set is not None and prev_set[0] == set_key[0] \
                     and _shorter_name(set_key[1], prev_set[1]):
                 establish = False   # INT. HAL'S - LATER after INT. HAL'S IN VENICE: the same place, written short
+            if establish and prev_set is not None and (b.int_ext or "").upper() == "INT" and \
+                    (prev_set[0] or "").upper() == "EXT" and same_site(prev_set[1], set_key[1]):
+                establish = False   # inside, right after its outside was seen: the exterior established it
             prev_set = set_key
             established.add(set_key)
             seq_dn = dn or seq_dn

@@ -31,24 +31,13 @@ from prodscale.core.stages._text import diag, rules_by_code, sort_diags
 from prodscale.core.stages.aggregate import (CSV_COLUMNS, _seconds, _shift_diag, _shift_span, apply_acknowledgements,
                                              collect_acknowledgements, cross_scene)
 from prodscale.core.v2_0 import paginate as P
+from prodscale.core.v2_0.headings import same_site
 
 VERSION = 1
 STAGES = ("sanitize", "shot_specs", "prompts", "src", "layout")
 _LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
 # a character walking through a CONTINUOUS cut is normal; in two places at the SAME TIME is not
 _SIMULTANEOUS = frozenset({"SAME TIME", "SAME MOMENT", "MEANWHILE", "SIMULTANEOUS", "SIMULTANEOUSLY", "THAT MOMENT"})
-
-
-_SITE_STOP = frozenset({"THE", "AND", "OF", "A", "AN", "HOUSE", "ROOM", "ROAD", "STREET", "AREA", "OUTSIDE",
-                        "INSIDE", "FRONT", "BACK", "NORTH", "SOUTH", "EAST", "WEST", "CITY", "TOWN", "DOWNTOWN"})
-
-
-def _same_site(a: str | None, b: str | None) -> bool:
-    """Two headings' places share a proper word (INT. GARAGE and EXT. SOUTH LA - GARAGE HOUSE): the inside and
-    the outside of one site, where a character steps through a door, not two places at once."""
-    def words(x: str | None) -> set[str]:
-        return {w for w in re.findall(r"[A-Z0-9'’]+", (x or "").upper()) if len(w) >= 3 and w not in _SITE_STOP}
-    return bool(words(a) & words(b))
 
 
 def _letters() -> Any:
@@ -278,7 +267,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     cross = cross_scene(scenes, codes, lex)
     for i, s in enumerate(scenes):   # engine 2.0.0: two places at once only across simultaneous scenes
         if (s["src"]["facts"].get("time_of_day") or "").upper() not in _SIMULTANEOUS or \
-                (i > 0 and _same_site(scenes[i - 1]["src"]["facts"].get("location"), s["src"]["facts"].get("location"))):
+                (i > 0 and same_site(scenes[i - 1]["src"]["facts"].get("location"), s["src"]["facts"].get("location"))):
             cross[i] = [d for d in cross[i] if d["code"] != "PS409"]
     numbers = [str(s["number"]) for s in scenes]
     number_set = set(numbers)
@@ -324,10 +313,11 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
         shots = (s.get("shot_specs") or {}).get("shots", [])
         ids = shot_ids(number, len(shots), number_set - {number})
         number_of = {shot["index"]: shot_no for shot, shot_no in zip(shots, ids)}
-        packed_in: dict[int, str] = {}   # a shot whose line shares another shot's clip -> that clip's id
+        packed_in: dict[int, str] = {}   # a shot whose line shares another shot's clip -> that clip, as framed
+        size_of = {sh["setup"]: sh["size"] for sh in shots}
         for c in (s.get("prompts") or {}).get("clips", []):
             for index in c.get("packed", [])[1:]:
-                packed_in[index] = f"{number_of[c['shot']]}-{c['part']}"
+                packed_in[index] = f"{number_of[c['shot']]}-{c['part']}, framed {size_of.get(c.get('setup'), '')}"
         shots_out = []
         for shot, shot_no in zip(shots, ids):
             shots_out.append({**shot, "number": shot_no, "span": _shift_span(shot["span"], off)})
@@ -341,13 +331,14 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             n_clips += len(clips)
             n_blocked += len(blocked)
             if shot["index"] in packed_in:
-                status = f"in clip {packed_in[shot['index']]}"
+                status = f"in clip {packed_in[shot['index']]}"   # "in clip 6C-1, framed 2S"
             elif not clips:
                 status = "not materialized"
             elif blocked:
                 status = "blocked (" + ", ".join(sorted({b for c in blocked for b in c["blocked_by"]})) + ")"
             elif "packed" in clips[0]:
-                status = f"ready (clip with {', '.join(number_of[i] for i in clips[0]['packed'][1:])})"
+                status = f"ready (clip with {', '.join(number_of[i] for i in clips[0]['packed'][1:])}, framed " \
+                         f"{size_of.get(clips[0].get('setup'), '')})"
             else:
                 status = "ready" if len(clips) == 1 else f"ready ({len(clips)} clips)"
             notes = list(shot.get("notes", []))

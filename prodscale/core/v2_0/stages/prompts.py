@@ -156,6 +156,14 @@ _VOICE_OVER = "V.O. "   # the mark of a narrator among a clip's speakers
 _HOW = "\x1f"          # between a speaker and the delivery of their line ("NELL\x1fquietly")
 
 
+_ASIDE = re.compile(r"\s*\([^()]*\)\s*")
+
+
+def _said(text: str) -> str:
+    """A line as it is spoken: a direction in brackets inside it ("(listening)") is not said aloud."""
+    return " ".join(_ASIDE.sub(" ", text).split())
+
+
 def _who(line: dict[str, Any]) -> str:
     """A line's speaker, with its delivery note when it has one (it travels with the line)."""
     return f"{line['character']}{_HOW}{clean(line['delivery'])}" if line.get("delivery") else line["character"]
@@ -314,8 +322,9 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
         # what runs in time: the speech (lines with their delivery, then narration over the picture), where
         # the profile voices it; else the action. A profile that sends no speech gets one clip of a talking
         # shot (the edit holds it): splitting would send the same words twice.
-        spoken = [(_who(ln), ln["text"]) for ln in shot.get("dialogue", [])]
-        narrated = [(_VOICE_OVER + ln["character"], ln["text"]) for ln in shot.get("narration", [])]
+        spoken = [(_who(ln), _said(ln["text"])) for ln in shot.get("dialogue", []) if _said(ln["text"])]
+        narrated = [(_VOICE_OVER + ln["character"], _said(ln["text"])) for ln in shot.get("narration", [])
+                    if _said(ln["text"])]
         timed = [*spoken, *narrated] if speech_style != "none" else []
         if timed:
             parts = clip_plan(timed, duration, allowed)

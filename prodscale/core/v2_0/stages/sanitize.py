@@ -72,7 +72,8 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
     gate_mention, brand_kept = by_code.get("PS120"), by_code.get("PS121")
     # a profile that sends no speech (Runway Gen-4, Kling) never hears a line: a term only said is a note there
     unheard = None
-    if gate_mention is not None and not profile_speaks(rules, settings) and "unsent_level" in gate_mention:
+    speaks = profile_speaks(rules, settings)
+    if gate_mention is not None and not speaks and "unsent_level" in gate_mention:
         unheard = {**gate_mention, "level": gate_mention["unsent_level"],
                    "message": gate_mention.get("unsent_message", gate_mention["message"])}
     for kind, text, span, index in _units(scene):
@@ -119,13 +120,17 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                     continue
                 if rule["kind"] == "substitution":
                     nouns[hit.text.casefold()] = _ARTICLE_RE.sub("", str(values["replacement"]))
+                    hit = _with_model(rule, text, hit)
                     raw = _without_article(text, hit, _modifier(rule, text, hit) or str(values["replacement"]))
+                    hit, raw = _with_article(text, hit, raw)
                     hit = _as_written(rule, text, hit, kind)
                     rep = _replacement(text, hit, raw, kind == "heading")
                     values["replacement"] = rep
                     pending.append((hit, raw))
                     rewrites.append({"from": hit.text, "to": rep, "span": hspan, "code": rule["code"]})
                     extra["replacement"] = rep
+                if kind in _SPOKEN and not speaks and "unsent_level" in rule:
+                    rule = {**rule, "level": rule["unsent_level"]}   # only said, and this profile sends no speech
                 diags.append(diag(rule, hspan, extra, **values))
         if pending:
             new_text = apply_rewrites(text, pending, index is None)
@@ -181,10 +186,38 @@ def _without_article(text: str, hit: Any, replacement: str) -> str:
     last = words[-1]
     if last.endswith(("'s", "’s", "s'", "s’")) and last[:1].isalpha():
         return _ARTICLE_RE.sub("", replacement)
-    if len(words) >= 2 and last.isalpha() and last.islower() and last.casefold() not in _NOT_ADJECTIVES \
-            and words[-2].casefold() in DETERMINERS:
-        return _ARTICLE_RE.sub("", replacement)
+    for n in (1, 2):   # one or two adjectives between ("a new Tesla", "a souped up Harley-Davidson")
+        between = words[-n:]
+        if len(words) > n and all(w.isalpha() and w.islower() and w.casefold() not in _NOT_ADJECTIVES
+                                  for w in between) and words[-n - 1].casefold() in DETERMINERS:
+            return _ARTICLE_RE.sub("", replacement)
     return replacement
+
+
+def _with_article(text: str, hit: Any, replacement: str) -> tuple[Any, str]:
+    """A brand right after "a"/"an" takes the article with it, so the replacement's own article agrees
+    ("A Boeing 757" is "An airliner", not "A airliner")."""
+    m = re.search(r"(?:^|(?<=\s))(an?)[ \t]+$", text[:hit.start], re.I)
+    if m is None or not _ARTICLE_RE.match(replacement) or replacement.split()[0].casefold() not in ("a", "an"):
+        return hit, replacement
+    start = m.start(1)
+    if m.group(1)[0].isupper():
+        replacement = replacement[:1].upper() + replacement[1:]
+    return type(hit)(start, hit.end, text[start:hit.end]), replacement
+
+
+_MODEL = re.compile(r"[ \t]+([A-Z0-9][^\s.,;:!?]*)")
+
+
+def _with_model(rule: dict[str, Any], text: str, hit: Any) -> Any:
+    """The brand with the model name written after it (``model_brands``: "Lamborghini Murciélago", "Boeing 757"),
+    so the rewrite replaces both."""
+    if hit.text.casefold() not in rule.get("model_brands", ()):
+        return hit
+    m = _MODEL.match(text, hit.end)
+    if m is None or text[hit.end:m.end()].count("\n"):
+        return hit
+    return type(hit)(hit.start, m.end(), text[hit.start:m.end()])
 
 
 def _as_written(rule: dict[str, Any], text: str, hit: Any, kind: str) -> Any:

@@ -23,6 +23,8 @@ Engine 1.1.0's coverage (establishing, master, action, dialogue, reactions, tran
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from prodscale.core.stages import StageSpec
@@ -75,6 +77,25 @@ def _items(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue   # an INTERCUT marker in the action ("WE INTERCUT") tells the editor; no shot shows it
         items.append({"type": k, "el": el})
     return items
+
+
+_LEFTOVER = re.compile(r"\(?\s*m\s*o\s*r\s*e\s*\)?|[\w’' ]{1,30}\(\s*cont['’]?\s*d\s*\)|\(\s*continued\s*\)",
+                       re.I)
+_FRAGMENT_END = frozenset({"the", "a", "an", "of", "and", "or", "into", "through", "with", "for", "from"})
+_LONE_WORDS = _FRAGMENT_END | {"to", "in", "on", "at", "by"}   # "To." alone is no action ("He gets in." is)
+
+
+def _no_picture(text: str, cfg: dict[str, Any]) -> bool:
+    """An action line that shows nothing: no letter or digit ("!."), a converted page's leftover ("(MO RE)",
+    "Cor y (cont'd)"), a broken fragment of three words or fewer ending in a function word ("Cut to: the"), or
+    a phrase that only moves the story in time (``[coverage] no_shot``: "Back to the present.")."""
+    t = " ".join(text.split()).strip(" .")
+    if not any(c.isalnum() for c in t) or _LEFTOVER.fullmatch(t):
+        return True
+    words = [w.strip(".,;:!?…") for w in t.lower().split()]
+    if (len(words) <= 3 and words[-1] in _FRAGMENT_END) or (len(words) == 1 and words[0] in _LONE_WORDS):
+        return True
+    return t.lower().strip(" .!") in cfg.get("no_shot", ())
 
 
 def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -334,8 +355,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
         if slug is not None:
             slug_shot(slug, None)
             slug = None
-        if t == "action" and not any(c.isalnum() for c in el["text"]):
-            continue   # a stray mark ("!." forced as action, "..."): nothing for a camera to show
+        if t == "action" and _no_picture(el["text"], cfg):
+            continue   # a stray mark, a page's leftover, a broken fragment: nothing for a camera to show
         if t == "action":
             text = el["text"]
             named = list(el.get("cast") or [])
