@@ -65,10 +65,11 @@ def test_more_broken_cues_from_converted_scripts() -> None:
     from test_v2_explain import RULES
     lex = lexicon(RULES["reading.toml"])
     for junk in ["HAVING THE SAME FUCKING FIGHT.", "YOGURT, I OFFERED YOU YOGURT", "MEANWHILE, OUT", "OF THREE HOURS",
-                 "IN GABBI'S", "CONTINUOUS", "GOING ON YOU SHOULD THINK ABOUT", "KILL THEM? THAT'S HIGH"]:
+                 "IN GABBI'S", "CONTINUOUS", "GOING ON YOU SHOULD THINK ABOUT", "KILL THEM? THAT'S HIGH",
+                 "FUCK THAT SHIT. WE'RE IN LOS"]:
         assert not_a_name(junk, lex), junk
     for name in ["E! REPORTER", "DR. STRANGELOVE", "MRS. DALLOWAY", "YOUNG WOMAN", "OFFICER KRUPKE", "THE MAN IN BLACK",
-                 "HAL 9000", "JOHN, JR."]:
+                 "HAL 9000", "JOHN, JR.", "PROF. MORIARTY", "CAPT. HOOK", "MRS. DALLOWAY"]:
         assert not not_a_name(name, lex), name
     text = "INT. DEN - DAY\n\nGRIFFIN (30) waits.\n\nGRIFFIN GRIFFIN\nHello.\n"
     spec = orjson.loads(compile_v2("Title: x\n\n" + text)["files"]["shot_specs.json"])

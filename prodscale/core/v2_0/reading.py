@@ -237,6 +237,9 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     return parts
 
 
+_TITLE_STOPS = frozenset({"PROF.", "CAPT.", "INSP.", "SUPT.", "CMDR.", "LIEUT.", "SERG.", "GENL."})
+
+
 def not_a_name(name: str, lex: Lexicon) -> bool:
     """A cue that cannot be a character's name ([cue] max_name_words, not_name_first, not_name_last; a ? or !
     in it, a colon at its end): a broken line of action in capitals."""
@@ -248,7 +251,11 @@ def not_a_name(name: str, lex: Lexicon) -> bool:
     times = {norm(t) for t in [*heading.get("continuations", []), *heading.get("simultaneous", [])]}
     # a ? or ! after a word of two letters or more (E! REPORTER is a name; "THAT'S HIGH?" is not)
     marks = re.search(r"[^\W\d_]{2,}[!?]", name) is not None
-    sentence = any(len(w) >= 6 and w.endswith(".") and w[:-1].isalpha() for w in name.upper().split())
+    raw = name.upper().split()
+    # a full stop after a word: at the end of five letters or more ("FIGHT."), or inside the cue after four
+    # ("SHIT. WE'RE IN LOS"), titles aside (PROF. X, CAPT. Y)
+    sentence = any(w.endswith(".") and w[:-1].isalpha() and w not in _TITLE_STOPS
+                   and (len(w) >= 6 or (k < len(raw) - 1 and len(w) >= 5)) for k, w in enumerate(raw))
     return (marks or name.rstrip().endswith(":") or len(words) > int(cue["max_name_words"]) or sentence
             or ("," in name and len(words) >= 4) or norm(name) in times
             or words[0] in cue.get("not_name_first", []) or words[-1] in cue.get("not_name_last", []))
