@@ -38,7 +38,21 @@ def test_same_bytes_across_dirs_hashseed_tz_locale_umask(tmp_path: Path) -> None
             assert p.stat().st_mode & 0o044 == 0o044
 
 
-def test_example_project_builds_with_exit_0_and_shows_a_warning(example_copy: Path) -> None:
+def test_example_project_builds_with_exit_0_and_reports_its_deliberate_finding(example_copy: Path) -> None:
+    """INT. BOATHOUSE has no time of day: engine 2.0.0 (the example's engine) takes the light of the scene
+    before and says so (PS420, a note); engine 1.0.0 reports it as a warning (PS403)."""
+    import shutil
+
+    import orjson
     r = _build(example_copy, {}, 0o022)
     assert r.returncode == 0, r.stderr.decode()
-    assert "warning[" in r.stderr.decode()
+    diags = orjson.loads((example_copy / "build" / "the-unfinished-boat" / "diagnostics.json").read_bytes())
+    assert [(d["code"], d["severity"]) for d in diags["diagnostics"] if d["code"] in ("PS403", "PS420")] == \
+        [("PS420", "note")]
+    cfg = example_copy / "prodscale.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('engine = "2.0.0"', 'engine = "1.0.0"'), encoding="utf-8")
+    for stale in ("build", ".prodscale"):
+        shutil.rmtree(example_copy / stale)
+    (example_copy / "prodscale.lock").unlink()
+    r = _build(example_copy, {}, 0o022)
+    assert r.returncode == 0 and "warning[PS403]" in r.stderr.decode(), r.stderr.decode()

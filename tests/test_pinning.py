@@ -28,6 +28,13 @@ GOLDEN_HASHES = {
         "the-hilltop-postbox": "5523d36a91077c954adbc1ef31d5d5d6de42ba2ffaa3c401eb0c1039b999c90f",
         "the-unfinished-boat": "4284ec08d946afb410749e965ba688c93855396424d5153bbbe61991db8ec4a6",
     },
+    "2.0.0": {   # shipped with issue 13 (2026-12-01)
+        "lantern-keeper": "f9ccc422c3a3449ea85c0fdce8dd44ec15b0ec57663f6bb0c76b515e2756f054",
+        "orbital-orchard": "0e1499192d3c69e1103769261deae62cf0e8c3018f2bae17d14edbe0ea059ddf",
+        "soup-of-the-day": "3f7081661ff3acb13bd2f9a3b6a3f2b2b59b7177480d7079e44ac9add55d1caf",
+        "the-hilltop-postbox": "947d13dc1a9c6ad45769b089c416dfcf85f0efbdd3698325d0443ceff5298ad1",
+        "the-unfinished-boat": "5562fa1dadf61da16c3be350d4f64db25c4660771dc32e4809ff266d994d8c77",
+    },
 }
 
 
@@ -67,6 +74,7 @@ def test_engines_really_differ_and_the_change_is_documented() -> None:
 
 
 def test_manifest_txt_layout(example_copy: Path, capsys) -> None:
+    set_default_engine(example_copy, "1.0.0")   # the example as it was on 1.0.0 (it is on 2.0.0 now)
     build_json(capsys, example_copy)
     lines = (example_copy / "build" / "the-unfinished-boat" / "manifest.txt").read_text(encoding="utf-8").split("\n")
     assert [line.split(":", 1)[0] for line in lines if line][1:] == [
@@ -96,6 +104,7 @@ def test_compiled_at_uses_the_clock_without_source_date_epoch(tmp_path: Path, ca
 
 
 def test_pinning_end_to_end(example_copy: Path, capsys) -> None:
+    set_default_engine(example_copy, "1.0.0")   # the example as it was on 1.0.0 (it is on 2.0.0 now)
     build_json(capsys, example_copy)
     before = tree_bytes(example_copy / "build")
     set_default_engine(example_copy, "1.1.0")
@@ -149,6 +158,7 @@ def test_a_story_using_a_newer_feature_is_pinned_to_its_floor_and_cannot_go_belo
 
 
 def test_unknown_pin_and_malformed_lock_are_clear_errors_that_lose_nothing(example_copy: Path, capsys) -> None:
+    set_default_engine(example_copy, "1.0.0")   # the example as it was on 1.0.0 (it is on 2.0.0 now)
     build_json(capsys, example_copy)
     before = tree_bytes(example_copy / "build")
     lock_path = example_copy / "prodscale.lock"

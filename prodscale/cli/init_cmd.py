@@ -10,7 +10,7 @@ from prodscale.errors import UsageError
 
 TEMPLATE = '''[project]
 name = "{name}"
-engine = "1.0.0"          # engine new stories are pinned to on their first build
+engine = "2.0.0"          # engine new stories are pinned to on their first build
 profile = "generic"       # generator profile for prompts (see rules/<engine>/prompts.toml)
 stories = "stories"       # folder of *.fountain screenplays
 heading_prefixes = []     # extra scene-heading prefixes for scripts not in English, e.g. ["ИНТ.", "НАТ."]

@@ -8,8 +8,9 @@ engine 2.0.0 reads and compiles with its own modules (``prodscale.core.v2_0``). 
 modules and never edits a shipped engine's; golden digests over a broad corpus
 (tests/test_engine_freeze.py) hold every shipped engine's bytes.
 
-A **preview** engine is selectable (``engine = "2.0.0"``) but never a default and never what
-"newest" means, until its issue ships it.
+A **preview** engine (``preview=True``) is selectable but never a default and never what "newest"
+means, until its issue ships it; its code digest is part of its action keys and lock inputs while it
+is one. No engine is a preview today: 2.0.0 shipped with issue 13 and is frozen like 1.x.
 
 The modules are imported on first use, so a no-op build that never runs a rule never imports them.
 """
@@ -99,7 +100,7 @@ ENGINES: dict[str, Engine] = {
     "1.0.0": Engine("1.0.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
     "1.1.0": Engine("1.1.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
     "2.0.0": Engine("2.0.0", _STAGES_2_0, "prodscale.core.v2_0.stages.aggregate",
-                    reader_module="prodscale.core.v2_0.reading", preview=True),
+                    reader_module="prodscale.core.v2_0.reading"),   # shipped 2026-12-01 (issue 13): frozen
 }
 
 

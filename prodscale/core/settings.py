@@ -14,7 +14,7 @@ from typing import Any
 
 from prodscale.errors import ConfigError
 
-DEFAULT_ENGINE = "1.0.0"
+DEFAULT_ENGINE = "2.0.0"
 
 # section -> allowed keys (None: free-form table whose values are validated elsewhere)
 _KNOWN: dict[str, set[str] | None] = {

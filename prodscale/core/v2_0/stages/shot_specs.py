@@ -414,7 +414,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
     setups: dict[tuple[Any, ...], int] = {}
     for i, s in enumerate(shots):
         # an over-the-shoulder shot is one set-up per direction: who it looks onto is part of the position
-        onto = tuple(s["speaking"]) if s["size"] == "OTS" else ()
+        onto = tuple(s["speaking"]) if s["size"] == "OTS" else (s["description"],) if s["kind"] == "insert" else ()
+        # (an insert frames its own thing: two props are two set-ups)
         setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]), onto)
         s["setup"] = setups.setdefault(setup_key, len(setups) + 1)
         s["id"] = shot_letter(i)
