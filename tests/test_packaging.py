@@ -66,7 +66,28 @@ def test_init_creates_a_project_that_builds(tmp_path: Path, capsys) -> None:
     code, out, err = run(capsys, "build", "-C", str(tmp_path / "new"))
     assert code == 0, err
     assert (tmp_path / "new" / "build" / "first-story" / "shot_specs.json").is_file()
+    import tomllib
+    # engine 2.0.0 shipped with issue 13: the default of init and of new stories
+    assert 'engine = "2.0.0"' in (tmp_path / "new" / "prodscale.toml").read_text(encoding="utf-8")
+    lock = tomllib.loads((tmp_path / "new" / "prodscale.lock").read_text(encoding="utf-8"))
+    assert lock["stories"]["first-story"]["engine"] == "2.0.0"
     code, out, err = run(capsys, "init", str(tmp_path / "new"))
     assert code == 2 and "already exists" in err
     code, out, err = run(capsys, "-C", str(tmp_path / "new"), "status")
     assert code == 0 and out.strip() == "first-story: up to date (complete)"
+
+
+def test_a_project_without_an_engine_puts_new_stories_on_2_0_0(tmp_path: Path, capsys) -> None:
+    import tomllib
+
+    from prodscale.core.engines import newest
+    from prodscale.core.settings import DEFAULT_ENGINE
+    assert DEFAULT_ENGINE == newest() == "2.0.0"
+    root = tmp_path / "p"
+    (root / "stories").mkdir(parents=True)
+    (root / "prodscale.toml").write_text('[project]\nname = "p"\n', encoding="utf-8")
+    (root / "stories" / "a.fountain").write_text("INT. HALL - DAY\n\nNELL (40) waits.\n", encoding="utf-8")
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 0, err
+    lock = tomllib.loads((root / "prodscale.lock").read_text(encoding="utf-8"))
+    assert lock["stories"]["a"]["engine"] == "2.0.0"
