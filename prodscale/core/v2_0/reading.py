@@ -237,6 +237,11 @@ def cue_names(name: str, lex: Lexicon) -> list[str]:
     return parts
 
 
+@per_rule_data
+def _continuation_words(heading: dict[str, Any]) -> frozenset[str]:
+    return frozenset(norm(t) for t in [*heading.get("continuations", []), *heading.get("simultaneous", [])])
+
+
 _TITLE_STOPS = frozenset({"PROF.", "CAPT.", "INSP.", "SUPT.", "CMDR.", "LIEUT.", "SERG.", "GENL."})
 
 
@@ -247,8 +252,7 @@ def not_a_name(name: str, lex: Lexicon) -> bool:
     words = norm(name).split()
     if not words or "max_name_words" not in cue:
         return False
-    heading = lex.data["heading"]
-    times = {norm(t) for t in [*heading.get("continuations", []), *heading.get("simultaneous", [])]}
+    times = _continuation_words(lex.data["heading"])
     # a ? or ! after a word of two letters or more (E! REPORTER is a name; "THAT'S HIGH?" is not)
     marks = re.search(r"[^\W\d_]{2,}[!?]", name) is not None
     raw = name.upper().split()
