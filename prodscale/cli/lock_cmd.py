@@ -1,4 +1,5 @@
-"""``prodscale lock show``: each story's pin and last compilation, as a table."""
+"""``prodscale lock show``: each story's pin and last compilation, as a table; ``prodscale lock prune``:
+remove, on purpose, the pins of stories whose file is absent (a build never drops a pin by itself)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,20 @@ def show(as_json: bool, project_dir: str | None) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     if len(rows) == 1:
         click.echo("(no story pinned yet: run prodscale build)")
+
+
+@group.command("prune")
+@json_option
+@project_option
+def prune(as_json: bool, project_dir: str | None) -> None:
+    """Remove the pins of stories that have no story file any more."""
+    from prodscale.exec.lock_prune import prune_absent
+
+    removed = prune_absent(open_project(project_dir))
+    if as_json:
+        echo_json({"removed": removed})
+        return
+    for name in removed:
+        click.echo(f"removed the pin of '{name}'")
+    if not removed:
+        click.echo("every pin has its story: nothing to prune")

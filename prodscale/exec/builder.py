@@ -336,6 +336,11 @@ class Builder:
         report.problems.extend(self.state.messages)
         files, file_errors = self.project.story_files()
         by_name = {sf.name: sf for sf in files}
+        if not files and not file_errors:
+            # an emptied (or moved) stories folder must not read as "drop every story": nothing is touched
+            raise InputError(f"no stories in '{self.project.settings.stories_dir}/' (no *.fountain file)",
+                             path=self.project.settings.stories_dir,
+                             hint="add a story, or fix `stories` under [project] in prodscale.toml")
         wanted: dict[str, list[Target]] = {}
         for text in targets:
             t = parse_target(text)
@@ -382,7 +387,9 @@ class Builder:
                 self._remove_story(name, report)
                 self.state_dirty = True
             for name in sorted(set(self.lock().stories) - set(by_name)):
-                del self.lock().stories[name]
+                # a pin is never dropped because a file is absent (a rename, a checkout, a typo undone later)
+                report.problems.append(f"{LOCK_NAME} keeps the pin of '{name}' (its story file is absent); "
+                                    "`prodscale lock prune` removes the pins of absent stories")
         if not dry_run and self.commit:
             self._save_lock_and_state(report.run_id)
 

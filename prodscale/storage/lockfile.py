@@ -85,13 +85,19 @@ class LockFile:
         if not self.loaded_text or "\n[stories." not in self.loaded_text:
             return {}
         pieces = self.loaded_text.split("\n[stories.")[1:]
-        names = sorted(self.loaded or {})
-        if len(pieces) != len(names):
-            return {}
-        out = {}
-        for name, piece in zip(names, pieces):
+        out: dict[str, str] = {}
+        for piece in pieces:
             chunk = "[stories." + piece
             if not chunk.endswith("\n"):
+                return {}
+            try:   # each table names its own story: pair it by that name, whatever order the file has
+                parsed = tomllib.loads(chunk).get("stories", {})
+            except tomllib.TOMLDecodeError:
+                return {}
+            if len(parsed) != 1:
+                return {}
+            (name, entry), = parsed.items()
+            if name in out or (self.loaded or {}).get(name) != entry:
                 return {}
             out[name] = chunk[:-1] if chunk.endswith("\n\n") else chunk
         return out

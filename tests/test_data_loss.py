@@ -1,0 +1,75 @@
+"""Issue 14, data loss first: a build never drops every story because the stories folder was mistyped or
+emptied, a pin is never dropped because its file is absent (`prodscale lock prune` removes pins on purpose),
+and a hand-edited lock whose tables are out of order keeps every pin."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from projects import CONFIG, build_json, make_project, run, story, tree_bytes
+
+
+def _lock(root: Path) -> dict:
+    return tomllib.loads((root / "prodscale.lock").read_text(encoding="utf-8"))["stories"]
+
+
+def test_a_mistyped_stories_folder_is_an_error_that_touches_nothing(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1)})
+    code, _ = build_json(capsys, root)
+    assert code == 0
+    before, lock_before = tree_bytes(root / "build"), (root / "prodscale.lock").read_bytes()
+    cfg = root / "prodscale.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[project]", '[project]\nstories = "storeis"'),
+                   encoding="utf-8")
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 2 and "storeis" in err and "prodscale.toml" in err
+    assert tree_bytes(root / "build") == before and (root / "prodscale.lock").read_bytes() == lock_before
+
+
+def test_an_emptied_stories_folder_is_an_error_that_touches_nothing(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    build_json(capsys, root)
+    before, lock_before = tree_bytes(root / "build"), (root / "prodscale.lock").read_bytes()
+    (root / "stories" / "alpha.fountain").rename(tmp_path / "alpha.fountain")
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 2 and "no stories" in err
+    assert tree_bytes(root / "build") == before and (root / "prodscale.lock").read_bytes() == lock_before
+
+
+def test_a_deleted_story_keeps_its_pin_until_pruned(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1)})
+    build_json(capsys, root)
+    (root / "stories" / "beta.fountain").unlink()
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 0, err
+    assert "beta" in _lock(root) and "lock prune" in (out + err)
+    assert not (root / "build" / "beta").exists()          # its outputs go with it
+    code, out, err = run(capsys, "lock", "prune", "-C", str(root))
+    assert code == 0 and "beta" in out
+    assert sorted(_lock(root)) == ["alpha"]
+    # back again: it compiles on the default engine like a new story
+    (root / "stories" / "beta.fountain").write_text(story(1), encoding="utf-8")
+    code, _ = build_json(capsys, root)
+    assert code == 0 and sorted(_lock(root)) == ["alpha", "beta"]
+
+
+def test_a_hand_edited_lock_with_tables_out_of_order_keeps_every_pin(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1), "gamma": story(1)})
+    build_json(capsys, root)
+    text = (root / "prodscale.lock").read_text(encoding="utf-8")
+    head, *tables = text.split("\n[stories.")
+    tables = ["[stories." + t for t in tables]
+    tables = [t.rstrip("\n") + "\n" for t in tables]
+    reordered = head + "\n" + "\n".join(tables[1:] + tables[:1])   # beta, gamma, alpha: a rotation
+    (root / "prodscale.lock").write_text(reordered, encoding="utf-8")
+    want = _lock(root)
+    (root / "stories" / "beta.fountain").write_text(story(2, title="Beta"), encoding="utf-8")   # beta recompiles
+    code, rep = build_json(capsys, root)
+    assert code == 0, rep
+    got = _lock(root)
+    assert sorted(got) == ["alpha", "beta", "gamma"]
+    for name in ("alpha", "gamma"):
+        assert got[name] == want[name], name
+    lock_text = (root / "prodscale.lock").read_text(encoding="utf-8")
+    assert lock_text.count("[stories.alpha]") == lock_text.count("[stories.beta]") == 1
