@@ -73,3 +73,36 @@ def test_a_hand_edited_lock_with_tables_out_of_order_keeps_every_pin(tmp_path: P
         assert got[name] == want[name], name
     lock_text = (root / "prodscale.lock").read_text(encoding="utf-8")
     assert lock_text.count("[stories.alpha]") == lock_text.count("[stories.beta]") == 1
+
+
+def test_the_cache_is_kept_on_transient_trouble_and_discarded_only_when_corrupt(tmp_path: Path, capsys,
+                                                                                 monkeypatch) -> None:
+    import sqlite3
+
+    import diskcache
+    import pytest
+
+    from prodscale.errors import ProdscaleError
+    from prodscale.storage import cache as cache_mod
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    build_json(capsys, root)
+    directory = root / ".prodscale" / "cache"
+    before = sorted(p.name for p in directory.iterdir())
+    real = diskcache.Cache
+    for trouble in ("database is locked", "database or disk is full", "disk I/O error"):
+        def failing(*a, _t=trouble, **k):   # type: ignore[no-untyped-def]
+            raise sqlite3.OperationalError(_t)
+        monkeypatch.setattr(cache_mod.diskcache, "Cache", failing)
+        with pytest.raises(ProdscaleError, match="nothing was discarded"):
+            cache_mod.Cache(directory)
+        assert sorted(p.name for p in directory.iterdir()) == before, trouble
+    calls = []
+    def corrupt_once(*a, **k):   # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.DatabaseError("file is not a database")
+        return real(*a, **k)
+    monkeypatch.setattr(cache_mod.diskcache, "Cache", corrupt_once)
+    c = cache_mod.Cache(directory)
+    assert any("unreadable" in p for p in c.problems)      # proven corruption: an empty cache, said so
+    c.close()

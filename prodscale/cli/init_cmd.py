@@ -42,16 +42,16 @@ Morning already.
 @click.option("--name", default=None, help="Production name (default: the folder name).")
 def command(directory: str, name: str | None) -> None:
     """Create prodscale.toml, stories/ with a first story, and a .gitignore in DIRECTORY."""
-    from prodscale.storage.fs import atomic_write
+    from prodscale.storage.fs import atomic_write, make_dirs
 
     root = Path(directory).resolve()
     config = root / "prodscale.toml"
     if config.exists():
         raise UsageError(f"{config.name} already exists in {root}", hint="nothing to do; run `prodscale build`")
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(root)
     atomic_write(config, TEMPLATE.format(name=(name or root.name).replace('"', "'")).encode("utf-8"))
     stories = root / "stories"
-    stories.mkdir(exist_ok=True)
+    make_dirs(stories)
     if not any(stories.glob("*.fountain")):
         atomic_write(stories / "first-story.fountain", STORY.encode("utf-8"))
     ignore = root / ".gitignore"

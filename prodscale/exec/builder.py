@@ -766,6 +766,7 @@ class Builder:
             name=sf.name, text=job.text, text_digest=job.text_digest, engine=job.engine,
             floor=job.floor, inputs=digest_obj(inputs),
             run_id=job.ctx.run_id, compiled_at=self.compiled_at, old_lock=self.lock().stories.get(sf.name),
+            pinned_time=source_date_epoch() is not None,
             old_outputs={} if old is None else {f: (d, old.output_stats[f].to_list()) for f, d in old.outputs.items()
                                                 if f in old.output_stats},
             base_targets=base, check_drift=self.check_drift, write=self.commit)

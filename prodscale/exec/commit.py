@@ -18,7 +18,7 @@ import orjson
 from prodscale.core.canon import digest_bytes, pretty_json
 from prodscale.core.manifest import build_core, compilation_hash, manifest_document, render_text
 from prodscale.storage.cache import CacheDamaged
-from prodscale.storage.fs import FileStat, atomic_write, stat_or_none
+from prodscale.storage.fs import FileStat, atomic_write, make_dirs, stat_or_none
 from prodscale.storage.project import BUILD_DIR, STATE_DIR
 from prodscale.storage.state import BuildLog
 
@@ -40,6 +40,7 @@ class CommitSpec:
     base_targets: dict[str, Any] = field(default_factory=dict)  # log entries kept or computed elsewhere
     check_drift: bool = True
     write: bool = True               # False: compute and return the files, write nothing (reanalyze)
+    pinned_time: bool = False        # SOURCE_DATE_EPOCH is set: it decides the run record, whatever is cached
 
 
 @dataclass
@@ -106,7 +107,14 @@ def _out_dir(root: str, spec: CommitSpec) -> Path:
 
 def _run_record(cache: Any, out_dir: Path, chash: str, spec: CommitSpec) -> dict[str, str]:
     """When this exact compilation was first produced: reused while the compilation hash holds,
-    so rebuilding unchanged work (even from an empty cache) leaves manifest.json byte-identical."""
+    so rebuilding unchanged work (even from an empty cache) leaves manifest.json byte-identical; under
+    SOURCE_DATE_EPOCH, that epoch's record, always."""
+    if spec.pinned_time:
+        # SOURCE_DATE_EPOCH decides compiled_at and the run id: a record an earlier build cached loses to it
+        known = {"compiled_at": spec.compiled_at, "run_id": spec.run_id}
+        if spec.write:
+            cache.put_meta(f"run:{chash}", known)
+        return known
     known = cache.get_meta(f"run:{chash}")
     if known is None:
         try:
@@ -170,7 +178,7 @@ def _write_outputs(out_dir: Path, files: dict[str, str], source: _Bytes, spec: C
             continue
         to_write.append((fname, path, source.get(digest)))
     if to_write:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(out_dir)
         # one after the other in this process: file creation is CPU time in the kernel (inode
         # allocation), so writer threads only competed with the other workers for the cores
         for _, path, data in to_write:

@@ -22,6 +22,7 @@ from prodscale.exec.progress import ProgressState
 from prodscale.storage.jobs import ACTIVE, CANCELLED, DEAD, DONE, FAILED, RESUMABLE, Job, JobStore, \
     process_start_time
 from prodscale.storage.project import Project
+from prodscale.storage.fs import fix_mode, make_dirs
 
 CANCEL_EXIT = 128 + signal.SIGTERM  # the exit code of a cancelled job, as a shell would report it
 FLUSH_EVERY_S = 0.5
@@ -56,7 +57,7 @@ def _reap() -> None:
 
 def _spawn(project: Project, store: JobStore, job: Job) -> None:
     log_path = project.root / job.log
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(log_path.parent)
     argv = [sys.executable, "-m", "prodscale", "build", "--job-id", job.id, "-C", str(project.root), *job.argv]
     with open(log_path, "ab") as log:
         log.write(f"== job {job.id} starting: prodscale build {' '.join(job.argv)}\n".encode())

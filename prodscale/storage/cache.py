@@ -28,6 +28,8 @@ import diskcache
 import orjson
 
 from prodscale.core.canon import canonical_json, digest_bytes
+from prodscale.errors import ProdscaleError
+from prodscale.storage.fs import fix_mode, make_dirs
 
 AC_PREFIX = "a:"
 CAS_PREFIX = "c:"
@@ -35,6 +37,21 @@ CAS_PREFIX = "c:"
 
 class CacheDamaged(Exception):
     """Raised in a worker (which must not replace a cache others use): the build process heals it."""
+
+
+def proven_corrupt(exc: BaseException) -> bool:
+    """Only a database SQLite itself calls damaged may be discarded ("malformed", "not a database"); a lock
+    held by another process, a full disk or an I/O hiccup is trouble to report, never a reason to delete."""
+    if isinstance(exc, sqlite3.OperationalError) or not isinstance(exc, sqlite3.DatabaseError):
+        text = str(exc).lower()
+        return "malformed" in text or "not a database" in text
+    return True
+
+
+def unavailable(exc: BaseException, directory: Path) -> ProdscaleError:
+    return ProdscaleError(f"the cache in {directory.name}/ cannot be used now ({exc}); nothing was discarded",
+                          path=f".prodscale/{directory.name}",
+                          hint="free disk space, or wait for the other prodscale process, then run again")
 
 
 # no memory-mapped reads: a damaged or truncated database must raise an error, never SIGBUS a worker
@@ -61,10 +78,14 @@ class Cache:
 
     def _open(self) -> diskcache.Cache:
         try:
+            make_dirs(self.directory)
             cache = diskcache.Cache(str(self.directory), **_SETTINGS)
             cache.get("probe")
+            fix_mode(self.directory / "cache.db")
             return cache
         except (sqlite3.DatabaseError, OSError) as exc:
+            if not proven_corrupt(exc):
+                raise unavailable(exc, self.directory) from None
             if self.shared:
                 raise CacheDamaged(str(exc)) from None
             self.problems.append(f"cache database unreadable ({exc}); starting an empty cache")
@@ -94,6 +115,8 @@ class Cache:
         try:
             return fn(*args)
         except sqlite3.DatabaseError as exc:
+            if not proven_corrupt(exc):
+                raise unavailable(exc, self.directory) from None
             if self.shared:
                 raise CacheDamaged(str(exc)) from None
             self.heal(str(exc))
@@ -130,6 +153,7 @@ class Cache:
         if self._writer_fd is None:
             try:
                 fd = os.open(self.directory / WRITER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fix_mode(self.directory / WRITER_LOCK)
             except OSError:
                 return None
             self._writer_fd = (pid, fd)

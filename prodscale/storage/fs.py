@@ -41,10 +41,42 @@ def stat_or_none(path: str | os.PathLike[str]) -> FileStat | None:
         return None
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = False, mode: int = 0o644) -> None:
+DIR_MODE = 0o755    # every folder prodscale creates, whatever the umask
+FILE_MODE = 0o644   # every file prodscale writes, whatever the umask
+
+
+def make_dirs(path: str | os.PathLike[str], mode: int = DIR_MODE) -> None:
+    """``mkdir -p`` whose new folders get ``mode`` exactly (a plain mkdir gives 0700 under umask 077 and
+    0775 under 002: the outputs would be readable or writable by others depending on who built them)."""
+    target = Path(path)
+    missing: list[Path] = []
+    p = target
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    target.mkdir(parents=True, exist_ok=True)
+    for d in reversed(missing):
+        try:
+            os.chmod(d, mode)
+        except FileNotFoundError:
+            pass
+
+
+def fix_mode(path: str | os.PathLike[str], mode: int = FILE_MODE) -> None:
+    """Set a file prodscale created (a database, a lock file) to ``mode``, whatever the umask gave it."""
+    try:
+        os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, fsync: bool = False, mode: int = FILE_MODE) -> None:
     """Write ``data`` to ``path`` via a temp file and rename. The file mode does not depend on umask."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        make_dirs(target.parent)
     with _signals_deferred():
         _write_replace(target, data, fsync, mode)
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from prodscale.storage.fs import fix_mode, make_dirs
 
 SCHEMA = 1
 DB_NAME = "jobs.db"
@@ -132,12 +133,13 @@ class JobStore:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
         self.messages: list[str] = []
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(state_dir)
         self.conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
         # autocommit mode: every transaction below is explicit (BEGIN IMMEDIATE ... COMMIT)
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        fix_mode(self.path)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")

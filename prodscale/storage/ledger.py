@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from prodscale.errors import IntegrityError, UsageError
+from prodscale.storage.fs import fix_mode, make_dirs
 
 LEDGER_NAME = "ledger.sqlite"
 SCHEMA_VERSION = 1
@@ -98,7 +99,7 @@ class Reservation:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
         with self._conn() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         with self._write() as conn:
@@ -122,6 +123,7 @@ class Ledger:
     def _conn(self) -> Iterator[sqlite3.Connection]:
         try:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            fix_mode(self.path)
         except sqlite3.Error as exc:
             raise UsageError(f"cannot open the ledger {self.path}: {exc}") from None
         try:
@@ -341,10 +343,11 @@ class RunToken:
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = Path(state_dir) / "runs"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         self.id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         tmp = self.dir / f".{self.id}.tmp"
         self._fd: int | None = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+        fix_mode(tmp)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         os.replace(tmp, self.dir / f"{self.id}.lock")  # visible only once locked
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from prodscale.errors import LockBusy
+from prodscale.storage.fs import fix_mode, make_dirs
 
 
 # fds of locks this process holds: forked workers close their copies (see release_inherited), so a
@@ -46,8 +47,9 @@ class ProjectLock:
 
     def acquire(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None,
                 timeout: float | None = None) -> "ProjectLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fix_mode(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

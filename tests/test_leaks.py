@@ -1,0 +1,49 @@
+"""Issue 14, part 1: the contract's last leaks, each reproduced first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from projects import build_json, make_project, story
+
+
+def _run(root: Path) -> dict:
+    return orjson.loads((root / "build" / "alpha" / "manifest.json").read_bytes())["run"]
+
+
+def test_source_date_epoch_wins_over_a_cached_run_record(tmp_path: Path, capsys, monkeypatch) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build_json(capsys, root)
+    first = _run(root)
+    assert first["compiled_at"] == "2023-11-14T22:13:20Z"
+    shutil.rmtree(root / "build")
+    (root / "prodscale.lock").unlink()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    build_json(capsys, root)
+    second = _run(root)
+    assert second["compiled_at"] == "2026-01-01T00:00:00Z" and second["run_id"] != first["run_id"]
+    # without it, an unchanged compilation keeps the record it was first produced with
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    shutil.rmtree(root / "build")
+    build_json(capsys, root)
+    assert _run(root) == second
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o002, 0o022])
+def test_modes_do_not_follow_the_umask(tmp_path: Path, capsys, umask: int) -> None:
+    import os
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    old = os.umask(umask)
+    try:
+        build_json(capsys, root)
+    finally:
+        os.umask(old)
+    for p in [root / "build", *(root / "build").rglob("*"), root / ".prodscale", *(root / ".prodscale").rglob("*"),
+              root / "prodscale.lock"]:
+        mode = p.stat().st_mode & 0o777
+        assert mode == (0o755 if p.is_dir() else 0o644), (str(p.relative_to(root)), oct(mode))
