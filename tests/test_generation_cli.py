@@ -177,6 +177,15 @@ def test_api_key_never_leaks(project: Path, sandbox: SandboxServer, capfd: pytes
         rc = main([*args, "-C", str(project)])
         out, err = capfd.readouterr()
         seen += [out, err, str(rc)]
+    # a provider that echoes the request's Authorization header in its error text (issue 14)
+    sandbox.state.reset(SandboxConfig(seed=1, fail_rate=1.0, faults=("echo-auth",)))
+    for args in (["credits", "add", "20.00", "--note", "echo"], ["generate", "the-unfinished-boat", "--json"],
+                 ["generate", "the-unfinished-boat"], ["credits", "history"]):
+        capfd.readouterr()
+        rc = main([*args, "-C", str(project)])
+        out, err = capfd.readouterr()
+        seen += [out, err, str(rc)]
+    assert "[REDACTED]" in "\n".join(seen)   # the echo was there, and shown without the key
     # a refused key and an unusable key: the errors name the variable, never the value
     sandbox.httpd.state.reset(SandboxConfig())
     monkeypatch.setenv("PRODSCALE_SANDBOX_KEY", SECRET + "\nX-Injected: 1")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import time
 from typing import Any, Callable, Mapping
@@ -170,9 +171,22 @@ class HttpProvider:
             conn.request(method, self._prefix + path, body=payload, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, resp.headers, data
+            # a provider may echo the request (its Authorization header) in an error: nothing it sends back
+            # reaches a message, the terminal, --json or the ledger with the key in it
+            return resp.status, resp.headers, redact(data, self.__key)
         finally:
             conn.close()
+
+
+_BEARER = re.compile(rb"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+REDACTED = b"[REDACTED]"
+
+
+def redact(data: bytes, secret: str) -> bytes:
+    """``data`` with the API key, and any bearer token, replaced by [REDACTED]."""
+    if secret:
+        data = data.replace(secret.encode("utf-8"), REDACTED)
+    return _BEARER.sub(rb"\1" + REDACTED, data)
 
 
 def _error_of(data: bytes) -> tuple[str | None, str]:

@@ -48,6 +48,9 @@ HOST = "127.0.0.1"
 REQUEST_FAULTS = ("timeout", "500", "429", "drop-after-charge", "duplicate", "slow")
 OUTCOME_FAULTS = ("safety", "error")
 ALL_FAULTS = REQUEST_FAULTS + OUTCOME_FAULTS
+# opt-in faults (never in the default list, so seeded fault sequences stay as they were): "echo-auth" answers a
+# submit with a 400 whose message echoes the request's Authorization header, as careless providers do
+EXTRA_FAULTS = ("echo-auth",)
 DEFAULT_PRICES = {"sandbox-v1": {"per_request": 1, "per_second": 5}}  # cents: 1 per request + 5 per started second
 DURATIONS_MS = (4000, 5000, 6000, 8000, 10000)
 ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
@@ -287,6 +290,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "429":
             self.error(429, "rate_limited", "slow down", {"Retry-After": str(self.session.config.retry_after_s)})
             return "answered"
+        if fault == "echo-auth":
+            self.error(400, "bad_request", "invalid request; headers received: Authorization: "
+                       f"{self.headers.get('Authorization', '')}")
+            return "answered"
         return fault
 
     # -------------------------------------------------------------- routes
@@ -374,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             if known is not None and known[1] is None:
                 return self.error(409, "idempotency_in_progress", "a request with this key is being processed",
                                   {"Retry-After": "0"})
-        fault = self.request_fault(f"POST {key}", REQUEST_FAULTS)
+        fault = self.request_fault(f"POST {key}", REQUEST_FAULTS + EXTRA_FAULTS)
         if fault == "answered":
             return
         rng = self.session.rng(f"outcome {key}")
@@ -473,8 +480,9 @@ class SandboxServer:
 
 def parse_faults(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
-    unknown = [f for f in names if f not in ALL_FAULTS]
+    unknown = [f for f in names if f not in ALL_FAULTS + EXTRA_FAULTS]
     if unknown:
         from prodscale.errors import UsageError
-        raise UsageError(f"unknown fault(s) {', '.join(unknown)}", hint=f"known faults: {','.join(ALL_FAULTS)}")
+        raise UsageError(f"unknown fault(s) {', '.join(unknown)}",
+                         hint=f"known faults: {','.join(ALL_FAULTS + EXTRA_FAULTS)}")
     return names
