@@ -52,7 +52,8 @@ def test_same_bytes_and_report_for_any_worker_count_and_dask(which: str, example
     base = example_copy if which == "example" else _many_stories(tmp_path / "gen", 200)
     results = {}
     for label, extra in (("j1", ["-j", "1"]), ("j2", ["-j", "2"]), ("j8", ["-j", "8"]),
-                         ("dask", ["--executor", "dask", "--scheduler", dask_cluster])):
+                         ("dask", ["--executor", "dask", "--scheduler", dask_cluster]),
+                         ("dask-local", ["--executor", "dask", "-j", "2"])):   # no --scheduler: a LocalCluster
         root = _fresh(base, tmp_path / f"{which}-{label}")
         rep = _build(capsys, root, *extra)
         results[label] = (rep, tree_bytes(root / "build"), (root / "prodscale.lock").read_bytes())

@@ -30,7 +30,8 @@ def usable_cores() -> int:
               help="Run N actions at once (default: the number of usable cores).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where actions run: local worker processes, or a dask cluster.")
-@click.option("--scheduler", default=None, metavar="ADDRESS", help="The dask scheduler to use (with --executor dask).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="The dask scheduler to use (with --executor dask); without it, a LocalCluster of -j workers.")
 @click.option("--background", is_flag=True,
               help="Start the build as a background job, print its id and return at once (see `prodscale jobs`).")
 @click.option("--job-id", default=None, hidden=True)  # set by `--background` for the job's own process

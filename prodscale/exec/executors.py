@@ -101,15 +101,20 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str | None) -> None:
+    def __init__(self, address: str | None, jobs: int | None = None) -> None:
         try:
-            from distributed import Client
+            from distributed import Client, LocalCluster
         except ImportError:
             raise UsageError("the dask executor needs the 'distributed' package",
                              hint="pip install 'prodscale[dask]'") from None
+        self._cluster = None
         if not address:
-            raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
-        self._client = Client(address, set_as_default=False)
+            # no --scheduler: a LocalCluster on this machine, as the help says (one process a worker)
+            self._cluster = LocalCluster(n_workers=jobs or usable_cores(), threads_per_worker=1, processes=True,
+                                         dashboard_address=None, host="127.0.0.1")
+            self._client = Client(self._cluster, set_as_default=False)
+        else:
+            self._client = Client(address, set_as_default=False)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -129,6 +134,8 @@ class DaskExecutor:
 
     def shutdown(self, cancel: bool = False) -> None:
         self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
 
 class AutoExecutor:
@@ -213,7 +220,7 @@ def _chain(source: cf.Future[Any], target: cf.Future[Any]) -> None:
 
 def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
     if name == "dask":
-        return DaskExecutor(scheduler)
+        return DaskExecutor(scheduler, jobs)
     if name != "local":
         raise UsageError(f"unknown executor '{name}'", hint="use local or dask")
     n = jobs if jobs is not None else usable_cores()
