@@ -47,3 +47,21 @@ def test_modes_do_not_follow_the_umask(tmp_path: Path, capsys, umask: int) -> No
               root / "prodscale.lock"]:
         mode = p.stat().st_mode & 0o777
         assert mode == (0o755 if p.is_dir() else 0o644), (str(p.relative_to(root)), oct(mode))
+
+
+def test_executed_is_the_same_for_every_worker_count_when_stories_share_scenes(tmp_path: Path, capsys) -> None:
+    text = story(6)
+    results = {}
+    for jobs in ("1", "8"):
+        root = make_project(tmp_path / f"j{jobs}", {f"s{i:02d}": text for i in range(24)})
+        code, rep = build_json(capsys, root, "-j", jobs)
+        assert code == 0, rep
+        results[jobs] = (rep["executed"], rep["cached"])
+    assert results["1"] == results["8"]
+    executed, cached = results["1"]
+    assert executed and all(t.startswith("s00") for t in executed if ":aggregate" not in t and "#" in t)
+    # the next build (same SOURCE_DATE_EPOCH, so the same run id) counts only what it ran itself
+    root = tmp_path / "j8"
+    (root / "stories" / "s05.fountain").write_text(text + "INT. ATTIC - NIGHT\n\nNELL waits.\n", encoding="utf-8")
+    code, rep = build_json(capsys, root, "-j", "8")
+    assert code == 0 and all(t.startswith("s05") for t in rep["executed"]), rep["executed"]

@@ -42,12 +42,19 @@ class TaskContext:
     # a preview engine's code digest, part of every action key of that engine: its code still
     # changes between builds, and a stage's VERSION alone would serve outputs of older code
     preview_code: str = ""
+    # this build and no other (run_id repeats under SOURCE_DATE_EPOCH): tells a hit on this build's own work
+    # from a hit on an earlier build's; kept in the cache record only, never in an output
+    build_nonce: str = ""
 
 
 @dataclass
 class TaskResult:
     story: str
     executed: list[str] = field(default_factory=list)
+    # (target, action key, executed here) for every action this build computed, or found computed by an
+    # earlier task of this same build: the report attributes a shared action to one story, the same one
+    # whatever the schedule (see Builder._run_jobs)
+    claims: list[tuple[str, str, bool]] = field(default_factory=list)
     would_run: list[str] = field(default_factory=list)
     cached: int = 0
     entries: dict[str, Any] = field(default_factory=dict)
@@ -128,6 +135,8 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         prev = old.get(target)
         if out_digest is not None:
             result.cached += 1
+            if ctx.build_nonce and record.get("build") == ctx.build_nonce:   # computed by another task of this build
+                result.claims.append((target, akey, False))
             result.events.append((target, spec.name, False))
             entry = {"key": akey, "components": comps, "status": "cached", "run": record.get("run"),
                      "at": record.get("at"), "out": out_digest, **extra_log}
@@ -148,8 +157,10 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         # floats are refused where outputs become files (pretty_json) and in every key
         blob = canonical_json(out_obj, check=False)
         out_digest = digest_bytes(blob)
-        cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at}, blob)
+        cache.put_action(akey, {"out": out_digest, "target": target, "run": ctx.run_id, "at": ctx.at,
+                                "build": ctx.build_nonce}, blob)
         result.executed.append(target)
+        result.claims.append((target, akey, True))
         result.events.append((target, spec.name, True))
         entry = {"key": akey, "components": comps, "status": "executed", "run": ctx.run_id, "at": ctx.at,
                  "out": out_digest, "rule_texts": {f: rule_texts.get(f) for f in spec.rule_files}, **extra_log}
@@ -309,6 +320,7 @@ def _aggregate(t: _Task, ctx: TaskContext, story: str, meta: dict[str, Any], sce
             result.executed.remove(target)
         else:
             result.cached -= 1
+        result.claims = [c for c in result.claims if c[0] != target]
         result.events = [e for e in result.events if e[0] != target]
         again, _ = run_action(target, agg, digests, {}, compute, force=True)
         return again, dict(fresh)

@@ -172,6 +172,7 @@ class Builder:
         self._inline_worker: Worker | None = None
         self._stored_texts: dict[str, dict[str, str]] = {}
         self._preview_code: dict[str, str] = {}
+        self.build_nonce = uuid.uuid4().hex   # this build's own cache records (not in any output or key)
         self.cache_generation = 0
         self.on_progress = on_progress
         self.state = BuildState(project.state_dir)
@@ -415,7 +416,7 @@ class Builder:
         stopped = stopped if stopped is not None else [False]
         pending: dict[Any, tuple[StoryJob, str, int]] = {}
         active: dict[str, StoryJob] = {}
-        finished: list[tuple[str, list[str], list[str]]] = []  # (story, executed, would run): all we keep
+        finished: list[tuple[str, list[tuple[str, str, bool]], list[str]]] = []  # (story, claims, would run)
         retry: list[StoryJob] = []  # jobs whose work was lost with a damaged cache: re-run inline
         limit = max(2, 3 * getattr(executor, "workers", 1))
         planned = [0, 0]
@@ -565,9 +566,18 @@ class Builder:
                         job.restart(self.cache_generation)
                     self._run_jobs(InlineExecutor(), iter(again), report, keep_going=keep_going, stopped=stopped)
         finally:
-            # merge in story order: the same executed list whatever finished first
-            for _, executed, would_run in sorted(finished, key=lambda rec: rec[0]):
-                report.executed.extend(executed)
+            # merge in story order: the same executed list whatever finished first. Two stories that share
+            # an identical scene share its action key: run at once by two workers it executes twice, one
+            # after the other the second is a cache hit; it counts once, for the first story, either way
+            seen: set[str] = set()
+            for _, claims, would_run in sorted(finished, key=lambda rec: rec[0]):
+                for target, key, ran_here in claims:
+                    if key in seen:   # a later story's share of an action already counted
+                        report.cached += 1 if ran_here else 0
+                        continue
+                    seen.add(key)
+                    report.executed.append(target)
+                    report.cached -= 0 if ran_here else 1   # computed in this build: executed, not a hit
                 report.would_run.extend(would_run)
 
     def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,
@@ -706,6 +716,7 @@ class Builder:
         if not dry_run:
             rule_texts = self._store_texts(engine_version)
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
+                          build_nonce=self.build_nonce,
                           preview_code=self.preview_code(engine),
                           settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
         # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
@@ -877,14 +888,14 @@ class StoryJob:
         self.agg_result = None
         self.failed = False
 
-    def done_record(self) -> tuple[str, list[str], list[str]]:
+    def done_record(self) -> tuple[str, list[tuple[str, str, bool]], list[str]]:
         """What the report needs of a finished story; the rest (text, scenes, log entries) is dropped
         so a build of thousands of stories holds only the stories in flight."""
-        executed: list[str] = []
+        executed: list[tuple[str, str, bool]] = []   # the story's claims: (target, key, executed here)
         would_run: list[str] = []
         for r in [*self.chunk_results, self.agg_result]:
             if r is not None:
-                executed.extend(r.executed)
+                executed.extend(r.claims)
                 would_run.extend(r.would_run)
         self.text, self.units, self.chunks, self.old_targets, self.log = "", [], [], {}, {}
         self.chunk_results, self.agg_result, self.digests, self.keys = [], None, {}, {}
