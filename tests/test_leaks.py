@@ -65,3 +65,25 @@ def test_executed_is_the_same_for_every_worker_count_when_stories_share_scenes(t
     (root / "stories" / "s05.fountain").write_text(text + "INT. ATTIC - NIGHT\n\nNELL waits.\n", encoding="utf-8")
     code, rep = build_json(capsys, root, "-j", "8")
     assert code == 0 and all(t.startswith("s05") for t in rep["executed"]), rep["executed"]
+
+
+def test_verify_reports_an_extra_file_and_notes_a_changed_run_record(tmp_path: Path, capsys) -> None:
+    from projects import run
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    build_json(capsys, root)
+    code, out, err = run(capsys, "verify", "-C", str(root))
+    assert code == 0 and "not proved:" in out and "--rebuild" in out
+    (root / "build" / "alpha" / "extra.txt").write_text("hello", encoding="utf-8")
+    code, out, err = run(capsys, "verify", "-C", str(root))
+    assert code == 3 and "extra.txt" in err and "not an output" in err
+    (root / "build" / "alpha" / "extra.txt").unlink()
+    path = root / "build" / "alpha" / "manifest.json"
+    doc = orjson.loads(path.read_bytes())
+    doc["run"]["compiled_at"] = "1999-01-01T00:00:00Z"
+    path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    code, out, err = run(capsys, "verify", "-C", str(root), "--json")
+    rep = orjson.loads(out)
+    notes = [f for f in rep["findings"] if f["level"] == "note"]
+    assert any("run record" in f["problem"] for f in notes)
+    assert code == 0 and rep["ok"], rep   # a note, not tampering
+    assert rep["does_not_prove"] and "rebuild" in rep["does_not_prove"]

@@ -204,7 +204,7 @@ def test_verify_reports_missing_outputs(example_copy: Path, capsys) -> None:
     assert code == 3
     findings = orjson.loads(out)["findings"]
     assert findings == [{"story": "soup-of-the-day", "file": "build/soup-of-the-day/src.json",
-                         "problem": "missing"}]
+                         "problem": "missing", "level": "error"}]
 
 
 def test_verify_rebuild_passes_on_a_clean_project_and_catches_drift(example_copy: Path, capsys) -> None:

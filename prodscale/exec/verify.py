@@ -24,9 +24,17 @@ class Finding:
     story: str
     file: str
     problem: str
+    level: str = "error"   # "error": outputs, manifest and lock disagree (exit 3); "note": worth knowing only
 
     def to_dict(self) -> dict[str, str]:
-        return {"story": self.story, "file": self.file, "problem": self.problem}
+        return {"story": self.story, "file": self.file, "problem": self.problem, "level": self.level}
+
+
+# what plain verify proves, and what it cannot (the CLI says both)
+PROVES = ("each output's bytes match its manifest, each manifest's core matches its compilation hash and the "
+          "lock, no file in build/<story>/ is unaccounted for")
+CANNOT = ("that the outputs are what the sources compile to: a consistent forgery of outputs, manifest and lock "
+          "passes; `prodscale verify --rebuild` recompiles from scratch without the cache and compares the bytes")
 
 
 def verify_outputs(project: Any, stories: list[str] | None = None) -> tuple[list[str], list[Finding]]:
@@ -75,15 +83,50 @@ def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
             continue
         if digest_bytes(data) != digest:
             found.append(Finding(name, f"{rel}/{fname}", "content does not match the manifest (tampered)"))
+    expected = {*core.get("outputs", {}), "manifest.json", "manifest.txt"}
+    try:
+        present = sorted(p.name for p in out_dir.iterdir())
+    except OSError:
+        present = []
+    for fname in present:
+        if fname.startswith(".") and fname.endswith(".tmp"):
+            found.append(Finding(name, f"{rel}/{fname}", "a temporary file of an interrupted write (the next build "
+                                                            "removes it)", level="note"))
+        elif fname not in expected:
+            found.append(Finding(name, f"{rel}/{fname}", "not an output of this compilation (added by hand, or "
+                                                            "left from elsewhere)"))
+    known = _recorded_run(project, actual)
+    if known is not None and known != {k: str(v) for k, v in (run or {}).items()}:
+        found.append(Finding(name, f"{rel}/manifest.json", f"its run record ({run}) is not the one this machine "
+                             f"recorded for this compilation ({known}); the run record is outside the hashes",
+                             level="note"))
     try:
         txt = (out_dir / "manifest.txt").read_text(encoding="utf-8")
-        if txt != render_text(core, run):
+        # a run record changed in manifest.json alone: manifest.txt still shows the recorded one (the note above)
+        if txt != render_text(core, run) and not (known is not None and txt == render_text(core, known)):
             found.append(Finding(name, f"{rel}/manifest.txt", "does not render manifest.json (tampered)"))
     except FileNotFoundError:
         found.append(Finding(name, f"{rel}/manifest.txt", "missing"))
     except UnicodeDecodeError:
         found.append(Finding(name, f"{rel}/manifest.txt", "not UTF-8 (tampered)"))
     return found
+
+
+def _recorded_run(project: Any, chash: str) -> dict[str, str] | None:
+    """The run record the local cache keeps for a compilation hash, when there is a cache (read only)."""
+    directory = project.state_dir / "cache"
+    if not (directory / "cache.db").is_file():
+        return None
+    from prodscale.storage.cache import Cache
+    try:
+        cache = Cache(directory)
+    except Exception:
+        return None
+    try:
+        known = cache.get_meta(f"run:{chash}")
+    finally:
+        cache.close()
+    return {k: str(v) for k, v in known.items()} if isinstance(known, dict) else None
 
 
 def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list[str], list[Finding]]:
