@@ -87,3 +87,22 @@ def test_verify_reports_an_extra_file_and_notes_a_changed_run_record(tmp_path: P
     assert any("run record" in f["problem"] for f in notes)
     assert code == 0 and rep["ok"], rep   # a note, not tampering
     assert rep["does_not_prove"] and "rebuild" in rep["does_not_prove"]
+
+
+def test_the_unicode_version_is_in_every_key(tmp_path: Path, capsys, monkeypatch) -> None:
+    import unicodedata
+
+    from prodscale.core import keys
+    from prodscale.exec import builder
+    assert keys.UNICODE_VERSION == unicodedata.unidata_version
+    # a character assigned in Unicode 15.0 (CJK Extension H): a letter to 3.12+, unassigned to 3.11
+    root = make_project(tmp_path / "p", {"alpha": "INT. HALL - DAY\n\nNELL (40) reads \U00031350\U00031351.\n"})
+    code, rep = build_json(capsys, root)
+    assert code == 0 and rep["executed"]
+    code, rep = build_json(capsys, root)
+    assert rep["executed"] == []
+    # another interpreter's tables: nothing it cached is served, everything runs again
+    monkeypatch.setattr(keys, "UNICODE_VERSION", "99.0.0")
+    monkeypatch.setattr(builder, "UNICODE_VERSION", "99.0.0")
+    code, rep = build_json(capsys, root)
+    assert code == 0 and any(t.endswith(":sanitize") for t in rep["executed"])

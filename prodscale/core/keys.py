@@ -1,17 +1,20 @@
 """Action keys: the hash of everything that can change an action's output, and nothing else.
 
 Components (design, "Action keys and the cache"): the rule's name and implementation version,
-the engine version, the digests of the rule files it reads, the digests of the settings it
+the interpreter's Unicode version (``unicodedata.unidata_version``), the engine version, the digests of the rule files it reads, the digests of the settings it
 reads, and the digests of its inputs. No paths, no times. ``why`` compares components, so they
 are kept as a dict, not only hashed.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from prodscale.core.canon import digest_obj
 from prodscale.core.stages import StageSpec
+
+UNICODE_VERSION = unicodedata.unidata_version
 
 
 def components(spec: StageSpec, engine: str, rule_digests: dict[str, str], settings: dict[str, Any],
@@ -24,6 +27,10 @@ def components(spec: StageSpec, engine: str, rule_digests: dict[str, str], setti
     return {
         "rule": spec.name,
         "impl": spec.version,
+        # the interpreter's Unicode tables decide what \w, isalpha and upper() mean (Python 3.11 has Unicode
+        # 14.0, 3.12 15.0, 3.13 15.1): a story with characters new in a later version may compile otherwise,
+        # so a cache filled by one interpreter never serves another (docs/determinism.md)
+        "unicode": UNICODE_VERSION,
         "engine": engine,
         "rules": {f: rule_digests[f] for f in spec.rule_files},
         "settings": {k: settings_digests[k] if settings_digests is not None else digest_obj(settings.get(k))

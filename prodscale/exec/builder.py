@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from prodscale.core import engines as engines_mod
+from prodscale.core.keys import UNICODE_VERSION
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
@@ -250,7 +251,7 @@ class Builder:
                                       if section not in GENERATION_ONLY}
         return {"text": text_digest, "engine": engine, "rules": dict(rules.digests),
                 "settings": dict(self._settings_digests), "code": self.fingerprint(),
-                "parser": engines_mod.PARSER_VERSION}
+                "parser": engines_mod.PARSER_VERSION, "unicode": UNICODE_VERSION}
 
     def read_text(self, sf: StoryFile) -> str:
         from prodscale.core.text import normalize_source
