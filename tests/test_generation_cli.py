@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -252,3 +252,26 @@ def test_dry_run_shows_billed_seconds_beside_screen_seconds(
     manifest = (example_copy / "build" / STORY / "manifest.txt").read_text(encoding="utf-8")
     assert ("Billed Seconds:" in manifest) == (engine == "2.0.0")
 
+
+
+@pytest.mark.parametrize("reported", [-200000, 10 ** 12, "abc", [], 1e308])
+def test_a_cost_no_one_should_book_is_held_for_review(reported: Any, project: Path, sandbox: SandboxServer,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: the ledger believed any cost (a negative one raised the balance by 2,000 USD; 24,000x the
+    estimate went through; 1e308, "abc" or [] crashed every reconciliation after)."""
+    sandbox.state.reset(SandboxConfig(report_cost=reported))
+    assert run(capsys, "credits", "add", "50.00", "-C", str(project))[0] == 0
+    rc, out, err = run(capsys, "generate", STORY, "--json", "-C", str(project))
+    rep = json.loads(out)
+    results = rep["stories"][STORY]["results"] if "stories" in rep else rep["results"]
+    assert results and all(r["outcome"] == "in-flight" and "held for review" in r["message"] for r in results)
+    rc, out, err = run(capsys, "credits", "--json", "-C", str(project))
+    bal = json.loads(out)
+    assert bal["balance"] == 5000   # nothing booked: neither a refund-like gain nor a huge charge
+    conn = sqlite3.connect(project / ".prodscale" / "ledger.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM requests WHERE state = 'completed'").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM requests WHERE error_code = 'cost_review'").fetchone()[0] > 0
+    conn.close()
+    # a second run reconciles the same way: no crash, still nothing booked
+    rc, out, err = run(capsys, "generate", STORY, "-C", str(project))
+    assert "held for review" in out + err

@@ -257,6 +257,29 @@ def estimate_cost(provider: ProviderConfig, duration_ms: int, model: str | None 
     return price.per_request + price.per_second * seconds
 
 
+# a reported cost this far from the estimate is held for review, never booked (a provider's bug, a unit mix-up)
+COST_REVIEW_FACTOR = 10
+
+
+def checked_cost(reported: Any, estimate: int) -> tuple[int | None, str | None]:
+    """(cost to book, None), or (None, why it is held for review): a provider's reported cost must be a whole
+    number of minor units, not negative, and within COST_REVIEW_FACTOR of the estimate (a cost missing is the
+    estimate, as before)."""
+    if reported is None or reported == "":
+        return estimate, None
+    if isinstance(reported, bool) or not isinstance(reported, (int, str)):
+        return None, f"the provider reported a cost that is no number ({str(reported)[:40]})"
+    if isinstance(reported, str):
+        if not reported.strip().isdigit():
+            return None, f"the provider reported a cost that is no whole number ({reported[:40]!r})"
+        reported = int(reported.strip())
+    if reported < 0:
+        return None, f"the provider reported a negative cost ({reported})"
+    if reported > max(estimate, 1) * COST_REVIEW_FACTOR:
+        return None, f"the provider reported {reported}, over {COST_REVIEW_FACTOR}x the estimate of {estimate}"
+    return int(reported), None
+
+
 def parse_amount(text: str, decimals: int) -> int:
     """'12.50' with decimals=2 -> 1250; exact, never through a float."""
     try:

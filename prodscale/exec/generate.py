@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prodscale.core.canon import pretty_json
-from prodscale.core.generation import (ProviderConfig, canonical_request, estimate_cost, idempotency_key,
-                                       is_charged_failure, request_body)
+from prodscale.core.generation import (ProviderConfig, canonical_request, checked_cost, estimate_cost,
+                                       idempotency_key, is_charged_failure, request_body)
 from prodscale.errors import ProviderError, UsageError
 from prodscale.providers.http_client import CallFailed, HttpProvider
 from prodscale.storage.fs import atomic_write
@@ -360,7 +360,11 @@ class Generator:
                     return Result(clip.story, clip.clip_id, clip.key, "in-flight", job_id=job_id,
                                   message=f"cannot poll: {exc.message}")
         if job["status"] == "succeeded":
-            cost = int(job.get("cost") or 0)
+            cost, problem = checked_cost(job.get("cost"), clip.estimate)
+            if cost is None:   # never booked silently: the hold stays, the row says why
+                self.ledger.hold_for_review(clip.key, job_id=job_id, reason=str(problem))
+                return Result(clip.story, clip.clip_id, clip.key, "in-flight", job_id=job_id,
+                              message=f"held for review: {problem}; nothing was booked")
             url = (job.get("output") or {}).get("url")
             self.ledger.capture(clip.key, cost, job_id=job_id, output_url=url)
             row = self.ledger.get(clip.key) or {}
@@ -371,7 +375,11 @@ class Generator:
         code = str(error.get("code") or "unknown")
         message = str(error.get("message") or "")[:200]
         if is_charged_failure(self.provider, code):
-            cost = int(job.get("cost") or clip.estimate or (self.ledger.get(clip.key) or {}).get("estimate", 0))
+            cost, problem = checked_cost(job.get("cost") or None, clip.estimate)
+            if cost is None:
+                self.ledger.hold_for_review(clip.key, job_id=job_id, reason=str(problem))
+                return Result(clip.story, clip.clip_id, clip.key, "in-flight", job_id=job_id,
+                              message=f"held for review: {problem}; nothing was booked")
             self.ledger.capture(clip.key, cost, job_id=job_id, output_url=None, state="failed",
                                 error_code=code, error=message)
         else:

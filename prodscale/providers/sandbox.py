@@ -67,6 +67,7 @@ class SandboxConfig:
     slow_s: float = 0.2        # how long a 'slow' fault delays the answer (shorter than the client waits)
     retry_after_s: int = 1     # Retry-After of a 429
     polls_to_finish: int = 1   # polls until a job is done ('slow' jobs need 3 more)
+    report_cost: Any = None    # a lying provider: the cost its jobs report (-200000, 1e308, "abc", []), when set
 
 
 @dataclass
@@ -149,7 +150,8 @@ class SandboxSession:
     def job_json(self, job: Job, base: str) -> dict[str, Any]:
         data: dict[str, Any] = {"id": job.id, "idempotency_key": job.key, "status": job.status,
                                 "model": job.body["model"], "duration_ms": job.body["duration_ms"],
-                                "cost": job.cost, "charged": True, "output": None, "error": None}
+                                "cost": job.cost if self.config.report_cost is None else self.config.report_cost,
+                                "charged": True, "output": None, "error": None}
         if job.status == "succeeded":
             data["output"] = {"url": f"{base}/v1/generations/{job.id}/content", "content_type": "application/json"}
         elif job.status == "failed":

@@ -278,6 +278,14 @@ class Ledger:
             self._journal(conn, "capture", cost, row=row, note=note, balance_delta=-cost)
             return True
 
+    def hold_for_review(self, key: str, *, job_id: str | None, reason: str) -> None:
+        """The provider reported a cost no one should book: the hold stays, the request stays in flight and
+        says why (``error_code = 'cost_review'``); nothing moves the balance."""
+        with self._write() as conn:
+            conn.execute("UPDATE requests SET job_id = COALESCE(?, job_id), error_code = 'cost_review', error = ?,"
+                         " updated_at = ? WHERE key = ? AND state IN ('reserved', 'submitted')",
+                         (job_id, reason[:200], _now(), key))
+
     def refund(self, key: str, *, error_code: str | None, error: str, job_id: str | None = None) -> bool:
         """A failure the provider does not bill: the request is failed and its hold returned."""
         with self._write() as conn:
