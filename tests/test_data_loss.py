@@ -106,3 +106,30 @@ def test_the_cache_is_kept_on_transient_trouble_and_discarded_only_when_corrupt(
     c = cache_mod.Cache(directory)
     assert any("unreadable" in p for p in c.problems)      # proven corruption: an empty cache, said so
     c.close()
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_noticed(tmp_path: Path, capsys) -> None:
+    """`cp -p` of a same-size draft: size, mtime and inode stay; build, status and verify must not say up to
+    date (generate would pay for stale prompts)."""
+    import os
+    import time
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    path = root / "stories" / "alpha.fountain"
+    old = time.time_ns() - 60 * 10 ** 9   # written a minute ago: outside the racy window of the state
+    os.utime(path, ns=(old, old))
+    build_json(capsys, root)
+    build_json(capsys, root)
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    draft = text.replace("Chairs", "Tables")
+    assert len(draft.encode()) == len(text.encode()) and draft != text
+    with open(path, "r+b") as fh:   # in place, as cp does: same inode
+        fh.write(draft.encode("utf-8"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    code, out, err = run(capsys, "status", "-C", str(root))
+    assert "up to date" not in out, out
+    code, rep = build_json(capsys, root)
+    assert code == 0 and rep["executed"], rep
+    assert "Tables" in (root / "build" / "alpha" / "shot_specs.json").read_text(encoding="utf-8")

@@ -18,20 +18,26 @@ from typing import Iterator
 
 @dataclass(frozen=True, slots=True)
 class FileStat:
+    """What says a file may have changed without reading it. Size, mtime and inode miss an edit that keeps
+    all three (``cp -p`` of a same-size draft writes in place and restores the mtime); the ctime does not: any
+    write, and the utime that restores the mtime, set it to now. A stat from before ctime was kept reads as
+    changed once (the file is read and its digest compared)."""
+
     size: int
     mtime_ns: int
     ino: int
+    ctime_ns: int = -1
 
     @classmethod
     def of(cls, st: os.stat_result) -> "FileStat":
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
     def to_list(self) -> list[int]:
-        return [self.size, self.mtime_ns, self.ino]
+        return [self.size, self.mtime_ns, self.ino, self.ctime_ns]
 
     @classmethod
     def from_list(cls, data: list[int]) -> "FileStat":
-        return cls(int(data[0]), int(data[1]), int(data[2]))
+        return cls(int(data[0]), int(data[1]), int(data[2]), int(data[3]) if len(data) > 3 else -1)
 
 
 def stat_or_none(path: str | os.PathLike[str]) -> FileStat | None:
