@@ -106,3 +106,16 @@ def test_the_unicode_version_is_in_every_key(tmp_path: Path, capsys, monkeypatch
     monkeypatch.setattr(builder, "UNICODE_VERSION", "99.0.0")
     code, rep = build_json(capsys, root)
     assert code == 0 and any(t.endswith(":sanitize") for t in rep["executed"])
+
+
+def test_a_story_name_too_long_for_the_file_system_is_refused_and_j_is_capped(tmp_path: Path, capsys) -> None:
+    from projects import run
+    from prodscale.exec import executors
+    root = make_project(tmp_path / "p", {"alpha": story(1), "a" * 246: story(1)})
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code != 0 and "120 characters" in err and (root / "build" / "alpha").is_dir()
+    ex = executors.make_executor("local", 400, None)
+    try:
+        assert ex.workers <= executors.MAX_WORKERS_PER_CORE * executors.usable_cores()
+    finally:
+        ex.shutdown()

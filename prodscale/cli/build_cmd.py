@@ -27,7 +27,7 @@ def usable_cores() -> int:
 @click.option("-v", "--verbose", is_flag=True, help="Also show notes (errors and warnings are always shown).")
 @click.option("-q", "--quiet", is_flag=True, help="Show errors only (and the closing line).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Run N actions at once (default: the number of usable cores).")
+              help="Run N actions at once (default: the number of usable cores; at most 4 per usable core).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where actions run: local worker processes, or a dask cluster.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",

@@ -131,6 +131,11 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
                     heading_prefixes=tuple(prefixes))
 
 
+# a story name becomes build/<name>/ and temp files ".<file>.<random>.tmp" in it: file systems allow 255 bytes
+MAX_STORY_NAME = 120
+
+
 def story_name_ok(name: str) -> bool:
-    """Story names become folder names under build/: ASCII letters, digits, '.', '_' and '-'."""
-    return bool(_NAME_SAFE.match(name)) and not name.endswith(".")
+    """Story names become folder names under build/: ASCII letters, digits, '.', '_' and '-', at most
+    MAX_STORY_NAME characters (a longer name passed the check and then failed every build)."""
+    return bool(_NAME_SAFE.match(name)) and not name.endswith(".") and len(name) <= MAX_STORY_NAME

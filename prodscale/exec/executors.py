@@ -15,6 +15,10 @@ from typing import Any, Callable, Iterable
 from prodscale.errors import UsageError
 
 
+# workers beyond this many per usable core only add processes, memory and contention: -j is capped there
+MAX_WORKERS_PER_CORE = 4
+
+
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -226,4 +230,5 @@ def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
     n = jobs if jobs is not None else usable_cores()
     if n < 1:
         raise UsageError("-j needs a number of workers of at least 1")
+    n = min(n, MAX_WORKERS_PER_CORE * usable_cores())   # -j 400 on 2 cores forked 403 processes
     return InlineExecutor() if n == 1 else AutoExecutor(n)

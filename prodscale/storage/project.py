@@ -247,8 +247,10 @@ class Project:
                                          hint="copy the file into the project instead of linking to it"))
                 continue
             if not story_name_ok(name):
-                errors.append(InputError(f"story name '{name}' is not safe as a folder name", path=rel,
-                                         hint="rename the file using letters, digits, '-', '_' or '.'"))
+                errors.append(InputError(f"story name '{name[:60]}{'...' if len(name) > 60 else ''}' is not safe as a "
+                                         "folder name", path=rel,
+                                         hint="rename the file using letters, digits, '-', '_' or '.', at most "
+                                              "120 characters"))
                 continue
             if not os.path.isfile(path):
                 continue
