@@ -316,11 +316,14 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             diags.append(_shift_diag(d, off, number, "src"))
     acks, problems = collect_acknowledgements(story, scenes, settings.get("acknowledge"))
     diags = apply_acknowledgements(diags, acks, problems, codes)
+    first_of: dict[str, int] = {}   # a scene number -> its first scene (list.index per finding was quadratic)
+    for k, no in enumerate(scene_numbers):
+        first_of.setdefault(no, k)
     for d in diags:
         extra = dict(d.get("extra") or {})
         heading = ""
         if extra.get("scene") is not None:
-            heading = scenes[scene_numbers.index(extra["scene"])]["heading"] or ""
+            heading = scenes[first_of[extra["scene"]]]["heading"] or ""
         extra["fingerprint"] = digest_obj([d["code"], str(extra.get("match", "")), heading])[:16]
         d["extra"] = extra
     diags = sort_diags(diags)
@@ -333,6 +336,12 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     src_counts = {"validated": 0, "warnings": 0, "failed": 0}
     n_shots = n_clips = n_blocked = 0
     prev_dn = ""
+    src_by_scene: dict[str, list[dict[str, Any]]] = {}   # each scene's Scene Reality Check findings, in order
+    for d in diags:
+        if d["code"].startswith("PS4"):
+            scene_no = (d.get("extra") or {}).get("scene")
+            if scene_no is not None:
+                src_by_scene.setdefault(scene_no, []).append(d)
     for i, s in enumerate(scenes):
         number = scene_numbers[i]
         off = int(s["line_offset"])
@@ -376,7 +385,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                              "; ".join(notes), status])
         shot_scenes.append({"scene": number, "index": s["index"], "heading": s["heading"],
                             "span": _shift_span(sc.get("span"), off), "shots": shots_out})
-        mine = [d for d in diags if (d.get("extra") or {}).get("scene") == number and d["code"].startswith("PS4")]
+        mine = src_by_scene.get(number, [])   # (grouped once: a scan of every finding per scene was quadratic)
         if any(d["severity"] == "error" for d in mine):
             status = "failed"
         elif any(d["severity"] == "warning" and "acknowledged" not in d for d in mine):

@@ -286,11 +286,14 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             diags.append(_shift_diag(d, off, numbers[i], "src"))
     acks, problems = collect_acknowledgements(story, scenes, settings.get("acknowledge"))
     diags = apply_acknowledgements(diags, acks, problems, codes)
+    first_of: dict[str, int] = {}   # a scene number -> its first scene (list.index per finding was quadratic)
+    for k, no in enumerate(numbers):
+        first_of.setdefault(no, k)
     for d in diags:
         extra = dict(d.get("extra") or {})
         heading = ""
         if extra.get("scene") is not None and extra["scene"] in number_set:
-            heading = scenes[numbers.index(extra["scene"])]["heading"] or ""
+            heading = scenes[first_of[extra["scene"]]]["heading"] or ""
         extra["fingerprint"] = digest_obj([d["code"], str(extra.get("match", "")), heading])[:16]
         d["extra"] = extra
     diags = sort_diags(diags)
@@ -302,6 +305,12 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     setup_rows: list[list[str]] = []
     src_counts = {"validated": 0, "warnings": 0, "failed": 0}
     n_shots = n_clips = n_blocked = 0
+    src_by_scene: dict[str, list[dict[str, Any]]] = {}   # each scene's Scene Reality Check findings, in order
+    for d in diags:
+        if d["code"].startswith("PS4"):
+            scene_no = (d.get("extra") or {}).get("scene")
+            if scene_no is not None:
+                src_by_scene.setdefault(scene_no, []).append(d)
     for i, s in enumerate(scenes):
         number = numbers[i]
         off = int(s["line_offset"])
@@ -367,7 +376,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             "cast": [{**c, "line": c["line"] + off} for c in sc.get("cast", [])],
             "breakdown": {k: [{**x, "line": x["line"] + off} for x in v] for k, v in sc.get("breakdown", {}).items()},
             "setups": scene_setups, "shots": shots_out})
-        mine = [d for d in diags if (d.get("extra") or {}).get("scene") == number and d["code"].startswith("PS4")]
+        mine = src_by_scene.get(number, [])   # (grouped once: a scan of every finding per scene was quadratic)
         if any(d["severity"] == "error" for d in mine):
             status = "failed"
         elif any(d["severity"] == "warning" and "acknowledged" not in d for d in mine):
