@@ -133,3 +133,31 @@ def test_an_edit_that_keeps_size_and_mtime_is_noticed(tmp_path: Path, capsys) ->
     code, rep = build_json(capsys, root)
     assert code == 0 and rep["executed"], rep
     assert "Tables" in (root / "build" / "alpha" / "shot_specs.json").read_text(encoding="utf-8")
+
+
+def test_bad_settings_and_locks_are_clear_errors_not_tracebacks(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(1)})
+    cfg = root / "prodscale.toml"
+    good = '[project]\nname = "p"\n'
+    cfg.write_text(good, encoding="utf-8")
+    for bad, words in (('[style]\nlook = 5\n', "[style] look must be a string"),
+                       ('[[acknowledge]]\ncode = 403\nreason = "x"\n', "code must be a non-empty string"),
+                       ("deep = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply")):
+        cfg.write_text(good + "\n" + bad, encoding="utf-8")
+        code, out, err = run(capsys, "build", "-C", str(root))
+        assert code == 2 and words in err and "Traceback" not in err, err
+    cfg.write_text(good, encoding="utf-8")
+    build_json(capsys, root)
+    lock = root / "prodscale.lock"
+    lock.write_text(lock.read_text(encoding="utf-8") + "deep = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 2 and "nested too deeply" in err
+
+
+def test_credits_add_of_an_absurd_amount_is_refused(tmp_path: Path, capsys) -> None:
+    from prodscale.core.generation import parse_amount
+    import pytest as _pytest
+    from prodscale.errors import UsageError
+    with _pytest.raises(UsageError, match="more than the ledger keeps"):
+        parse_amount("1e30", 2)
+    assert parse_amount("12.50", 2) == 1250

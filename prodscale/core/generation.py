@@ -280,6 +280,9 @@ def checked_cost(reported: Any, estimate: int) -> tuple[int | None, str | None]:
     return int(reported), None
 
 
+MAX_AMOUNT = 10 ** 15   # minor units: ten trillion dollars, well inside SQLite's 64-bit integers
+
+
 def parse_amount(text: str, decimals: int) -> int:
     """'12.50' with decimals=2 -> 1250; exact, never through a float."""
     try:
@@ -292,6 +295,9 @@ def parse_amount(text: str, decimals: int) -> int:
     if minor != minor.to_integral_value():
         raise UsageError(f"'{text}' has more than {decimals} decimal(s)",
                          hint="amounts are kept in whole minor units")
+    if abs(minor) > MAX_AMOUNT:   # the ledger keeps SQLite integers (64 bits): 1e30 ended in a traceback
+        raise UsageError(f"'{text}' is more than the ledger keeps",
+                         hint=f"amounts up to {MAX_AMOUNT // 10 ** decimals}")
     return int(minor)
 
 

@@ -91,6 +91,10 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
                 if not isinstance(entry, dict) or not {"code", "reason"} <= set(entry):
                     raise fail("each [[acknowledge]] needs code and reason (and optionally story)", section,
                                'e.g. [[acknowledge]]\\nstory = "pilot"\\ncode = "PS401"\\nreason = "..."')
+                bad = [k for k, v in entry.items() if not isinstance(v, str) or not v.strip()]
+                if bad:   # an ill-typed entry was accepted silently and matched nothing
+                    raise fail(f"[[acknowledge]] {bad[0]} must be a non-empty string", bad[0],
+                               'e.g. code = "PS401" and reason = "the boathouse is timeless"')
             continue
         if not isinstance(value, dict):
             raise fail(f"'{section}' must be a table", section, f"write it as [{section}]")
@@ -99,6 +103,11 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
                 if key not in allowed:
                     raise fail(f"unknown key '{key}' in [{section}]", key,
                                f"known keys in [{section}]: {', '.join(sorted(allowed))}")
+        if section == "style":   # a wrong-typed value reached the prompts stage as an internal error
+            for key, v in value.items():
+                if not isinstance(v, str):
+                    raise fail(f"[style] {key} must be a string, not {type(v).__name__}", key,
+                               f'e.g. {key} = "natural light, 35mm film grain"')
     project = data.get("project", {})
 
     def text_value(key: str, default: str) -> str:

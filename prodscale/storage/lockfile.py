@@ -58,6 +58,9 @@ class LockFile:
             raise InputError("not valid UTF-8", path=LOCK_NAME, hint="restore it from version control") from None
         try:
             data = tomllib.loads(text)
+        except RecursionError:
+            raise InputError("malformed lock file: nested too deeply to read", path=LOCK_NAME,
+                             hint="restore it from version control; prodscale will not overwrite it") from None
         except tomllib.TOMLDecodeError as exc:
             line = _line_from(str(exc))
             raise InputError(f"malformed lock file: {exc}", path=LOCK_NAME, line=line,

@@ -170,6 +170,10 @@ class Project:
             raise ConfigError("not valid UTF-8", path=CONFIG_NAME, line=line, hint="save it as UTF-8") from None
         try:
             data = tomllib.loads(text)
+        except RecursionError:   # 5,000-deep arrays: the parser's recursion, not a traceback
+            raise ConfigError("nested too deeply to read", path=CONFIG_NAME,
+                              hint="prodscale.toml needs no nesting beyond a few levels: remove the deep array"
+                              ) from None
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None)
             msg = str(exc)
