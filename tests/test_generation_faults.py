@@ -236,3 +236,47 @@ def test_a_request_still_held_across_a_reset_never_charges_the_next_session(tmp_
     finally:
         conn.close()
         srv.stop()
+
+
+def test_a_trickling_or_huge_answer_never_hangs_nor_fills_memory(monkeypatch) -> None:
+    """Issue 14: the timeout was per read (a server trickling a byte every 0.3 s held generate forever) and an
+    answer was read whole (2 GiB in memory)."""
+    import socket as _socket
+    import threading
+    import time as _time
+
+    from prodscale.providers import http_client
+
+    def serve(body_chunks: int, delay: float) -> tuple[str, _socket.socket]:
+        srv = _socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def one() -> None:
+            conn, _ = srv.accept()
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                         % (body_chunks * 1024))
+            try:
+                for _ in range(body_chunks):
+                    conn.sendall(b" " * 1024)
+                    _time.sleep(delay)
+            except OSError:
+                pass
+            conn.close()
+        threading.Thread(target=one, daemon=True).start()
+        return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
+
+    url, srv = serve(body_chunks=100, delay=0.3)   # 30 s of trickle, each read well inside 1 s
+    client = HttpProvider(provider_for(url, timeout_ms=1000, max_attempts=1), "k")
+    t = _time.monotonic()
+    with pytest.raises(Exception):
+        client.get_job("job-1", "key")
+    assert _time.monotonic() - t < 5
+    srv.close()
+    monkeypatch.setattr(http_client, "MAX_RESPONSE_BYTES", 10 * 1024)
+    url, srv = serve(body_chunks=64, delay=0)       # 64 KiB against a 10 KiB cap
+    client = HttpProvider(provider_for(url, timeout_ms=2000, max_attempts=1), "k")
+    with pytest.raises(Exception, match="MiB|over"):
+        client.get_job("job-1", "key")
+    srv.close()

@@ -170,12 +170,33 @@ class HttpProvider:
         try:
             conn.request(method, self._prefix + path, body=payload, headers=headers)
             resp = conn.getresponse()
-            data = resp.read()
+            data = _read_bounded(resp, deadline=time.monotonic() + timeout, limit=MAX_RESPONSE_BYTES)
             # a provider may echo the request (its Authorization header) in an error: nothing it sends back
             # reaches a message, the terminal, --json or the ledger with the key in it
             return resp.status, resp.headers, redact(data, self.__key)
         finally:
             conn.close()
+
+
+# a provider's answer (a job, a result) is held in memory: bigger than this is refused, not read whole
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+
+def _read_bounded(resp: Any, *, deadline: float, limit: int) -> bytes:
+    """The response body, read in chunks under one total deadline (the socket timeout is per read: a server
+    trickling a byte every 2 s never tripped it) and a size cap (a 2 GiB answer was read whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise socket.timeout("the provider's answer did not arrive within the call's timeout")
+        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise CallFailed(f"the provider's answer is over {limit // (1024 * 1024)} MiB; not read", final=True)
+        chunks.append(chunk)
 
 
 _BEARER = re.compile(rb"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
