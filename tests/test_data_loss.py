@@ -161,3 +161,10 @@ def test_credits_add_of_an_absurd_amount_is_refused(tmp_path: Path, capsys) -> N
     with _pytest.raises(UsageError, match="more than the ledger keeps"):
         parse_amount("1e30", 2)
     assert parse_amount("12.50", 2) == 1250
+
+
+def test_a_hidden_story_is_skipped_with_a_word(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path / "p", {"alpha": story(1)})
+    (root / "stories" / ".draft.fountain").write_text(story(1), encoding="utf-8")
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 0 and ".draft.fountain is hidden" in err and not (root / "build" / ".draft").exists()

@@ -338,6 +338,9 @@ class Builder:
         report.problems.extend(self.state.messages)
         files, file_errors = self.project.story_files()
         by_name = {sf.name: sf for sf in files}
+        for hidden in self.project.hidden_stories:   # skipped, but never without a word
+            report.problems.append(f"{hidden} is hidden (its name starts with '.'): not compiled; rename it "
+                                   "without the dot to compile it")
         if not files and not file_errors:
             # an emptied (or moved) stories folder must not read as "drop every story": nothing is touched
             raise InputError(f"no stories in '{self.project.settings.stories_dir}/' (no *.fountain file)",

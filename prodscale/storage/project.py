@@ -148,6 +148,7 @@ class Project:
         self.build_dir = root / BUILD_DIR
         self._rules: dict[str, RuleSet] = {}
         self._known_digests: dict[str, str] | None = None
+        self.hidden_stories: list[str] = []   # stories/.name.fountain, found by story_files (never compiled)
         self.config_text, self.settings = self._load_settings()
 
     @classmethod
@@ -238,6 +239,8 @@ class Project:
         folder_real = os.path.realpath(folder)
         with os.scandir(folder) as it:
             entries = sorted((e.name, e.is_symlink()) for e in it)
+        self.hidden_stories = [f"{self.settings.stories_dir}/{e}" for e, _ in entries
+                               if e.startswith(".") and e.endswith(STORY_SUFFIX)]
         for entry, is_link in entries:
             if not entry.endswith(STORY_SUFFIX) or entry.startswith("."):
                 continue
