@@ -119,3 +119,18 @@ def test_a_story_name_too_long_for_the_file_system_is_refused_and_j_is_capped(tm
         assert ex.workers <= executors.MAX_WORKERS_PER_CORE * executors.usable_cores()
     finally:
         ex.shutdown()
+
+
+def test_verify_calls_a_story_not_built_yet_a_note_not_tampering(tmp_path: Path, capsys) -> None:
+    from projects import run
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    build_json(capsys, root)
+    (root / "stories" / "beta.fountain").write_text(story(1), encoding="utf-8")   # added after the build
+    code, out, err = run(capsys, "verify", "-C", str(root))
+    assert code == 0 and "not built yet" in err, err
+    # an interrupted build: beta's outputs written, the lock not saved yet
+    lock = (root / "prodscale.lock").read_bytes()
+    build_json(capsys, root)
+    (root / "prodscale.lock").write_bytes(lock)
+    code, out, err = run(capsys, "verify", "-C", str(root))
+    assert code == 0 and "not recorded in the lock yet" in err, err

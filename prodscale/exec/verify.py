@@ -54,7 +54,12 @@ def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
     entry = lock.stories.get(name)
     found: list[Finding] = []
     if entry is None:
-        return [Finding(name, LOCK_NAME, "no entry for this story (never built, or the entry was removed)")]
+        # a story not built yet (or whose build was interrupted before the lock was saved) is no tampering
+        if not (out_dir / "manifest.json").exists():
+            return [Finding(name, rel, "not built yet: run `prodscale build`", level="note")]
+        found.append(Finding(name, LOCK_NAME, "built, but not recorded in the lock yet (an interrupted build?): "
+                                              "run `prodscale build` to record it; its files are checked below",
+                             level="note"))
     try:
         doc = orjson.loads((out_dir / "manifest.json").read_bytes())
         core, run, stated = doc["core"], doc["run"], doc["compilation_hash"]
@@ -66,13 +71,13 @@ def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
     if actual != stated:
         found.append(Finding(name, f"{rel}/manifest.json",
                              f"its core hashes to {actual[:10]}... but it states {str(stated)[:10]}... (tampered)"))
-    if entry.get("compilation_hash") != actual:
+    if entry is not None and entry.get("compilation_hash") != actual:
         found.append(Finding(name, f"{LOCK_NAME} / {rel}/manifest.json",
                              f"the lock holds compilation hash {str(entry.get('compilation_hash'))[:10]}..., the "
                              f"manifest's core hashes to {actual[:10]}... (one of them was changed)"))
     for key, lock_key in (("story_hash", "story_hash"), ("shot_specs_hash", "shot_specs_hash"),
                           ("prompt_hash", "prompts_hash"), ("engine", "engine")):
-        if core.get(key) != entry.get(lock_key):
+        if entry is not None and core.get(key) != entry.get(lock_key):
             found.append(Finding(name, LOCK_NAME, f"{lock_key} differs from build/{name}/manifest.json"))
     for fname, digest in sorted(core.get("outputs", {}).items()):
         path = out_dir / fname
