@@ -581,7 +581,8 @@ class Builder:
                         continue
                     seen.add(key)
                     report.executed.append(target)
-                    report.cached -= 0 if ran_here else 1   # computed in this build: executed, not a hit
+                    if not ran_here:   # computed by another task of this build: executed here, not a hit
+                        report.cached -= 1
                 report.would_run.extend(would_run)
 
     def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,

@@ -79,6 +79,26 @@ def _present(facts: dict[str, Any], story_chars: list[str]) -> list[str]:
     return sorted(out)
 
 
+
+def first_scene_of(numbers: list[str]) -> dict[str, int]:
+    """A scene number -> the position of its first scene (``list.index`` once per finding was quadratic)."""
+    out: dict[str, int] = {}
+    for k, no in enumerate(numbers):
+        out.setdefault(no, k)
+    return out
+
+
+def findings_by_scene(diags: list[dict[str, Any]], prefix: str = "PS4") -> dict[str, list[dict[str, Any]]]:
+    """Each scene's findings whose code starts with ``prefix``, in order, grouped once (a scan of every
+    finding per scene was quadratic)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for d in diags:
+        if d["code"].startswith(prefix):
+            scene_no = (d.get("extra") or {}).get("scene")
+            if scene_no is not None:
+                out.setdefault(scene_no, []).append(d)
+    return out
+
 def cross_scene(scenes: list[dict[str, Any]], codes: dict[str, dict[str, Any]],
                 lex: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
     """Cross-scene findings by scene position (0-based), spans scene-relative to that scene."""
@@ -316,9 +336,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             diags.append(_shift_diag(d, off, number, "src"))
     acks, problems = collect_acknowledgements(story, scenes, settings.get("acknowledge"))
     diags = apply_acknowledgements(diags, acks, problems, codes)
-    first_of: dict[str, int] = {}   # a scene number -> its first scene (list.index per finding was quadratic)
-    for k, no in enumerate(scene_numbers):
-        first_of.setdefault(no, k)
+    first_of = first_scene_of(scene_numbers)
     for d in diags:
         extra = dict(d.get("extra") or {})
         heading = ""
@@ -336,12 +354,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     src_counts = {"validated": 0, "warnings": 0, "failed": 0}
     n_shots = n_clips = n_blocked = 0
     prev_dn = ""
-    src_by_scene: dict[str, list[dict[str, Any]]] = {}   # each scene's Scene Reality Check findings, in order
-    for d in diags:
-        if d["code"].startswith("PS4"):
-            scene_no = (d.get("extra") or {}).get("scene")
-            if scene_no is not None:
-                src_by_scene.setdefault(scene_no, []).append(d)
+    src_by_scene = findings_by_scene(diags)
     for i, s in enumerate(scenes):
         number = scene_numbers[i]
         off = int(s["line_offset"])
@@ -385,7 +398,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                              "; ".join(notes), status])
         shot_scenes.append({"scene": number, "index": s["index"], "heading": s["heading"],
                             "span": _shift_span(sc.get("span"), off), "shots": shots_out})
-        mine = src_by_scene.get(number, [])   # (grouped once: a scan of every finding per scene was quadratic)
+        mine = src_by_scene.get(number, [])
         if any(d["severity"] == "error" for d in mine):
             status = "failed"
         elif any(d["severity"] == "warning" and "acknowledged" not in d for d in mine):

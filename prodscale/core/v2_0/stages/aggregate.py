@@ -29,7 +29,8 @@ from prodscale.core.canon import digest_obj, pretty_json
 from prodscale.core.stages import StageSpec
 from prodscale.core.stages._text import diag, rules_by_code, sort_diags
 from prodscale.core.stages.aggregate import (CSV_COLUMNS, _seconds, _shift_diag, _shift_span, apply_acknowledgements,
-                                             collect_acknowledgements, cross_scene)
+                                             collect_acknowledgements, cross_scene, findings_by_scene,
+                                             first_scene_of)
 from prodscale.core.v2_0 import paginate as P
 from prodscale.core.v2_0.headings import same_site
 
@@ -286,9 +287,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             diags.append(_shift_diag(d, off, numbers[i], "src"))
     acks, problems = collect_acknowledgements(story, scenes, settings.get("acknowledge"))
     diags = apply_acknowledgements(diags, acks, problems, codes)
-    first_of: dict[str, int] = {}   # a scene number -> its first scene (list.index per finding was quadratic)
-    for k, no in enumerate(numbers):
-        first_of.setdefault(no, k)
+    first_of = first_scene_of(numbers)
     for d in diags:
         extra = dict(d.get("extra") or {})
         heading = ""
@@ -305,12 +304,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
     setup_rows: list[list[str]] = []
     src_counts = {"validated": 0, "warnings": 0, "failed": 0}
     n_shots = n_clips = n_blocked = 0
-    src_by_scene: dict[str, list[dict[str, Any]]] = {}   # each scene's Scene Reality Check findings, in order
-    for d in diags:
-        if d["code"].startswith("PS4"):
-            scene_no = (d.get("extra") or {}).get("scene")
-            if scene_no is not None:
-                src_by_scene.setdefault(scene_no, []).append(d)
+    src_by_scene = findings_by_scene(diags)
     for i, s in enumerate(scenes):
         number = numbers[i]
         off = int(s["line_offset"])
@@ -376,7 +370,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             "cast": [{**c, "line": c["line"] + off} for c in sc.get("cast", [])],
             "breakdown": {k: [{**x, "line": x["line"] + off} for x in v] for k, v in sc.get("breakdown", {}).items()},
             "setups": scene_setups, "shots": shots_out})
-        mine = src_by_scene.get(number, [])   # (grouped once: a scan of every finding per scene was quadratic)
+        mine = src_by_scene.get(number, [])
         if any(d["severity"] == "error" for d in mine):
             status = "failed"
         elif any(d["severity"] == "warning" and "acknowledged" not in d for d in mine):
