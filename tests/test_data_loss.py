@@ -5,6 +5,8 @@ and a hand-edited lock whose tables are out of order keeps every pin."""
 from __future__ import annotations
 
 import tomllib
+
+import orjson
 from pathlib import Path
 
 from projects import CONFIG, build_json, make_project, run, story, tree_bytes
@@ -168,3 +170,44 @@ def test_a_hidden_story_is_skipped_with_a_word(tmp_path: Path, capsys) -> None:
     (root / "stories" / ".draft.fountain").write_text(story(1), encoding="utf-8")
     code, out, err = run(capsys, "build", "-C", str(root))
     assert code == 0 and ".draft.fountain is hidden" in err and not (root / "build" / ".draft").exists()
+
+
+def test_cache_gc_keeps_the_run_records_of_live_compilations(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`cache gc` once deleted every run record (they are not action keys of any log), so a deleted output
+    folder came back with a new `compiled_at`: the manifest of an unchanged compilation must not move."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1)})
+    build_json(capsys, root)
+    manifest = (root / "build" / "alpha" / "manifest.json").read_bytes()
+    (root / "stories" / "beta.fountain").write_text(story(2, title="Beta"), encoding="utf-8")
+    build_json(capsys, root)                      # beta's first compilation is garbage now
+    code, out, err = run(capsys, "cache", "gc", "--json", "-C", str(root))
+    assert code == 0, err
+    assert orjson.loads(out)["removed"] > 0       # it did collect something
+    import shutil
+    shutil.rmtree(root / "build" / "alpha")
+    monkeypatch.setattr("time.time", lambda: 4_000_000_000.0)   # a later day: a new record would show it
+    code, rep = build_json(capsys, root)
+    assert code == 0, rep
+    assert (root / "build" / "alpha" / "manifest.json").read_bytes() == manifest
+
+
+def test_cache_gc_removes_what_no_live_story_refers_to(tmp_path: Path) -> None:
+    """The collection itself, on the storage layer: live action keys, their blobs and run records stay;
+    the rest goes, and the report counts it."""
+    from prodscale.storage.cache import Cache
+    from prodscale.storage.gc import collect_garbage, LiveSet
+
+    cache = Cache(tmp_path / "cache")
+    live_blob = cache.put_blob(b"live output")
+    dead_blob = cache.put_blob(b"dead output")
+    cache.put_action("k-live", {"target": "s:scene:1"}, b"x")
+    cache.put_action("k-dead", {"target": "s:scene:2"}, b"y")
+    cache.put_meta("run:live-hash", {"compiled_at": "1", "run_id": "r"})
+    cache.put_meta("run:dead-hash", {"compiled_at": "1", "run_id": "r"})
+    report = collect_garbage(cache, LiveSet(keys={"k-live"}, blobs={live_blob}, compilations={"live-hash"}))
+    assert cache.get_blob(live_blob) == b"live output" and cache.get_blob(dead_blob) is None
+    assert cache.get_action("k-live") is not None and cache.get_action("k-dead") is None
+    assert cache.get_meta("run:live-hash") is not None and cache.get_meta("run:dead-hash") is None
+    assert report.removed == 3 and report.kept == 3
+    cache.close()

@@ -110,40 +110,15 @@ def verify(as_json: bool, project_dir: str | None) -> None:
 @json_option
 @project_option
 def gc(as_json: bool, project_dir: str | None) -> None:
-    """Delete entries no current story's last build refers to."""
-    from prodscale.storage.cache import AC_PREFIX, CAS_PREFIX
+    """Delete entries no current story's last build refers to (run records of pinned compilations stay)."""
+    from prodscale.storage.gc import collect_garbage, live_set
+    from prodscale.storage.lockfile import LockFile
     from prodscale.storage.state import BuildLog, BuildState
     project, cache, lock = _open(project_dir)
     with lock:
-        state = BuildState(project.state_dir).load()
-        log = BuildLog(project.state_dir)
-        live_keys: set[str] = set()
-        live_blobs: set[str] = set()
-        for name, rec in state.stories.items():
-            live_blobs.update(rec.outputs.values())
-            for entry in log.load(name).get("targets", {}).values():
-                live_keys.add(entry.get("key", ""))
-                live_blobs.add(entry.get("out", ""))
-                live_blobs.add((entry.get("source") or {}).get("text", ""))
-                live_blobs.update(v for v in (entry.get("rule_texts") or {}).values() if v)
-                live_blobs.update(entry.get("components", {}).get("settings", {}).values())
-                prev = entry.get("prev") or {}
-                live_blobs.add((prev.get("source") or {}).get("text", ""))
-                live_blobs.update(v for v in (prev.get("rule_texts") or {}).values() if v)
-                live_blobs.update((prev.get("components") or {}).get("settings", {}).values())
-        for k in cache.keys():
-            if k.startswith(AC_PREFIX) and k[len(AC_PREFIX):] in live_keys:
-                got = cache.get_result(k[len(AC_PREFIX):])
-                rec, blob = got if got is not None else (None, None)
-                if rec and blob and rec.get("target", "").endswith(":aggregate"):
-                    import orjson
-                    live_blobs.update(orjson.loads(blob).get("files", {}).values())
-        removed = 0
-        for k in cache.keys():
-            if (k.startswith(AC_PREFIX) and k[len(AC_PREFIX):] not in live_keys) or \
-                    (k.startswith(CAS_PREFIX) and k[len(CAS_PREFIX):] not in live_blobs):
-                cache.delete(k)
-                removed += 1
+        pinned = [e.get("compilation_hash", "") for e in LockFile.load(project.root).stories.values()]
+        live = live_set(cache, BuildState(project.state_dir).load(), BuildLog(project.state_dir), pinned)
+        removed = collect_garbage(cache, live).removed
         cache.close()
     if as_json:
         echo_json({"removed": removed})
