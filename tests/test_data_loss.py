@@ -211,3 +211,22 @@ def test_cache_gc_removes_what_no_live_story_refers_to(tmp_path: Path) -> None:
     assert cache.get_meta("run:live-hash") is not None and cache.get_meta("run:dead-hash") is None
     assert report.removed == 3 and report.kept == 3
     cache.close()
+
+
+def test_outputs_of_a_deleted_story_go_even_after_the_build_state_was_lost(tmp_path: Path, capsys) -> None:
+    """Without `.prodscale/state.json` the builder no longer remembers beta's outputs; its manifest says what
+    they are, so they still go when beta's story is gone. A file of the user's own in that folder stays."""
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1)})
+    build_json(capsys, root)
+    (root / "build" / "beta" / "my-notes.txt").write_text("mine", encoding="utf-8")
+    (root / ".prodscale" / "state.json").unlink()
+    (root / "stories" / "beta.fountain").unlink()
+    code, rep = build_json(capsys, root)
+    assert code == 0, rep
+    assert sorted(p.name for p in (root / "build" / "beta").iterdir()) == ["my-notes.txt"]
+    assert rep["removed"] == ["beta"]
+    assert (root / "build" / "alpha" / "manifest.json").exists()
+    (root / "build" / "beta" / "my-notes.txt").unlink()
+    (root / ".prodscale" / "state.json").unlink()
+    code, rep = build_json(capsys, root)
+    assert code == 0 and rep["removed"] == []       # nothing of beta is left to remove

@@ -159,6 +159,7 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "errors": [e.render() for e in self.errors],
             "problems": list(self.problems),
+            "removed": list(self.removed),
         }
 
 
@@ -391,6 +392,7 @@ class Builder:
             for name in sorted(set(self.state.stories) - set(by_name)):
                 self._remove_story(name, report)
                 self.state_dirty = True
+            self._remove_unremembered(set(by_name), report)
             for name in sorted(set(self.lock().stories) - set(by_name)):
                 # a pin is never dropped because a file is absent (a rename, a checkout, a typo undone later)
                 report.problems.append(f"{LOCK_NAME} keeps the pin of '{name}' (its story file is absent); "
@@ -622,6 +624,37 @@ class Builder:
             pass
         self.log.remove(name)
         report.removed.append(name)
+
+    def _remove_unremembered(self, live: set[str], report: BuildReport) -> None:
+        """Outputs of deleted stories that the build state no longer remembers (``state.json`` lost or
+        restored from elsewhere): a folder of ``build/`` whose manifest names it as its story is ours,
+        and its manifest lists the files to remove. Anything else in it (a file of the user's) stays."""
+        try:
+            folders = sorted(p for p in self.project.build_dir.iterdir() if p.is_dir() and p.name not in live)
+        except OSError:
+            return
+        for folder in folders:
+            try:
+                manifest = orjson.loads((folder / "manifest.json").read_bytes())
+                core = manifest["core"]
+                if core["story"] != folder.name:
+                    continue
+                files = sorted(set(core["outputs"]) | {"manifest.json", "manifest.txt"})
+            except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            for fname in files:
+                if "/" in fname or fname in ("", ".", ".."):
+                    continue  # a manifest names files of its own folder only
+                try:
+                    (folder / fname).unlink()
+                except FileNotFoundError:
+                    pass
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+            self.log.remove(folder.name)
+            report.removed.append(folder.name)
 
     def _outputs_intact(self, name: str, rec: StoryRecord) -> bool:
         out_dir = self.project.build_dir / name
