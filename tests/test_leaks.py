@@ -134,3 +134,46 @@ def test_verify_calls_a_story_not_built_yet_a_note_not_tampering(tmp_path: Path,
     (root / "prodscale.lock").write_bytes(lock)
     code, out, err = run(capsys, "verify", "-C", str(root))
     assert code == 0 and "not recorded in the lock yet" in err, err
+
+
+def _edit_lock(root: Path, story_name: str, key: str, value: str) -> None:
+    import re
+    text = (root / "prodscale.lock").read_text(encoding="utf-8")
+    head, _, rest = text.partition(f"[stories.{story_name}]")
+    rest = re.sub(rf'(?m)^{key} = "[^"]*"', f'{key} = "{value}"', rest, count=1)
+    (root / "prodscale.lock").write_text(head + f"[stories.{story_name}]" + rest, encoding="utf-8")
+
+
+@pytest.mark.parametrize("key,value", [("floor", "2.0.0"), ("inputs", "0" * 64)])
+def test_verify_rejects_the_lock_edits_that_build_rejects(tmp_path: Path, capsys, key: str, value: str) -> None:
+    from projects import run
+    root = make_project(tmp_path / "p", {"alpha": story(2)})
+    build_json(capsys, root)
+    _edit_lock(root, "alpha", key, value)
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 3, err                                # build refuses the edited lock ...
+    code, out, err = run(capsys, "verify", "-C", str(root))
+    assert code == 3 and key in err and "prodscale.lock" in err, err   # ... and verify says which field
+
+
+def test_verify_in_a_fresh_clone_tells_a_tampered_lock_from_drift(tmp_path: Path, capsys) -> None:
+    """A clone has the stories and the lock, no build/ and no cache: plain verify has nothing to check
+    (a note, not 'missing'), and --rebuild calls a lock that its unchanged inputs do not compile to edited,
+    not engine drift."""
+    from projects import run
+    root = make_project(tmp_path / "p", {"alpha": story(2), "beta": story(1)})
+    build_json(capsys, root)
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("prodscale.toml", "prodscale.lock"):
+        shutil.copy2(root / name, clone / name)
+    shutil.copytree(root / "stories", clone / "stories")
+    code, out, err = run(capsys, "verify", "-C", str(clone))
+    assert code == 0 and "not built on this machine" in err and "missing" not in err, err
+    code, out, err = run(capsys, "verify", "--rebuild", "-C", str(clone))
+    assert code == 0, err
+    _edit_lock(clone, "beta", "compilation_hash", "f" * 64)
+    code, out, err = run(capsys, "verify", "--rebuild", "-C", str(clone))
+    assert code == 3 and "edited" in err and "beta" in err and "alpha" not in err.replace("alpha: ok", ""), err
+    assert "missing here" not in err
+    assert not (clone / "build").exists()               # verify wrote nothing in the project

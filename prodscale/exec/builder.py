@@ -848,8 +848,9 @@ class Builder:
             raise IntegrityError(
                 f"drift: '{sf.name}' compiled on engine {job.engine} from unchanged inputs gives compilation hash "
                 f"{new[:10]}..., but {LOCK_NAME} holds {locked[:10]}...",
-                path=sf.rel_path, hint="a shipped engine's output must never change: report this; the lock and "
-                                       "the outputs were left as they were")
+                path=sf.rel_path, hint=f"the lock and the outputs were left as they were. If {LOCK_NAME} was edited "
+                                       "by hand, restore it from version control; if not, the engine drifted "
+                                       "(a shipped engine's output must never change): report this")
         if committed.staged is not None:  # computed, not committed (reanalyze --dry-run)
             self.staged[sf.name] = committed.staged
             report.stories[sf.name] = StoryOutcome(sf.name, "staged", job.engine, rel_path=sf.rel_path)

@@ -42,17 +42,43 @@ def verify_outputs(project: Any, stories: list[str] | None = None) -> tuple[list
     lock = LockFile.load(project.root)
     files, _ = project.story_files()
     names = sorted(stories) if stories else sorted(set(lock.stories) | {sf.name for sf in files})
+    recorded = _recorded_lock_entries(project)
     findings: list[Finding] = []
     for name in names:
-        findings.extend(_verify_story(project, lock, name))
+        findings.extend(_verify_story(project, lock, name, recorded.get(name)))
     return names, findings
 
 
-def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
+_NOT_BUILT_HERE = "not built on this machine yet"
+# the lock fields that only the build state can vouch for (the manifest does not hold them)
+_STATE_ONLY = ("floor", "inputs")
+
+
+def _recorded_lock_entries(project: Any) -> dict[str, dict[str, str]]:
+    """What the last build on this machine wrote to the lock, per story (from the build state; read only)."""
+    from prodscale.storage.state import BuildState
+    try:
+        state = BuildState(project.state_dir).load()
+    except Exception:  # an unreadable state vouches for nothing; build reports it
+        return {}
+    return {name: dict(rec.lock_entry) for name, rec in state.stories.items() if rec.lock_entry}
+
+
+def _verify_story(project: Any, lock: LockFile, name: str, recorded: dict[str, str] | None) -> list[Finding]:
     out_dir = project.build_dir / name
     rel = f"build/{name}"
     entry = lock.stories.get(name)
     found: list[Finding] = []
+    if entry is not None and not out_dir.exists():
+        # a fresh clone: the lock is committed, build/ is not
+        return [Finding(name, rel, _NOT_BUILT_HERE + " (a fresh clone?): plain verify has no outputs to "
+                                   "check; `prodscale verify --rebuild` checks the lock against a clean rebuild",
+                        level="note")]
+    if entry is not None and recorded is not None:
+        for key in _STATE_ONLY:
+            if entry.get(key) != recorded.get(key):
+                found.append(Finding(name, f"{LOCK_NAME} [stories.{name}]", f"{key} is {entry.get(key)!r}, but the last build here "
+                                                      f"recorded {recorded.get(key)!r} (edited by hand?)"))
     if entry is None:
         # a story not built yet (or whose build was interrupted before the lock was saved) is no tampering
         if not (out_dir / "manifest.json").exists():
@@ -76,7 +102,7 @@ def _verify_story(project: Any, lock: LockFile, name: str) -> list[Finding]:
                              f"the lock holds compilation hash {str(entry.get('compilation_hash'))[:10]}..., the "
                              f"manifest's core hashes to {actual[:10]}... (one of them was changed)"))
     for key, lock_key in (("story_hash", "story_hash"), ("shot_specs_hash", "shot_specs_hash"),
-                          ("prompt_hash", "prompts_hash"), ("engine", "engine")):
+                          ("prompt_hash", "prompts_hash"), ("engine", "engine"), ("floor", "floor")):
         if entry is not None and core.get(key) != entry.get(lock_key):
             found.append(Finding(name, LOCK_NAME, f"{lock_key} differs from build/{name}/manifest.json"))
     for fname, digest in sorted(core.get("outputs", {}).items()):
@@ -141,6 +167,7 @@ def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list
     from prodscale.storage.project import Project
 
     names, findings = verify_outputs(project, stories)
+    findings = [f for f in findings if not f.problem.startswith(_NOT_BUILT_HERE)]  # the rebuild checks those
     with tempfile.TemporaryDirectory(prefix="prodscale-verify-") as tmp:
         root = Path(tmp) / "project"
         root.mkdir()
@@ -154,9 +181,28 @@ def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list
         report = builder.build([], keep_going=True)
         for err in report.errors:
             findings.append(Finding("?", err.path or "?", f"rebuild failed: {err.message}"))
+        rebuilt = LockFile.load(root)
+        locked = LockFile.load(project.root)
         for name in names:
-            findings.extend(_compare(project, fresh, name))
+            findings.extend(_compare_lock(name, locked.stories.get(name), rebuilt.stories.get(name)))
+            if (project.build_dir / name).is_dir():
+                findings.extend(_compare(project, fresh, name))
     return names, findings
+
+
+def _compare_lock(name: str, locked: dict[str, str] | None, rebuilt: dict[str, str] | None) -> list[Finding]:
+    """The lock against what a clean rebuild records. From the same inputs and engine, other hashes mean the
+    lock was edited (a shipped engine's output is frozen by golden digests; drift is the unlikely reading)."""
+    if locked is None or rebuilt is None or locked == rebuilt:
+        return []
+    if locked.get("inputs") != rebuilt.get("inputs") or locked.get("engine") != rebuilt.get("engine"):
+        return [Finding(name, f"{LOCK_NAME} [stories.{name}]", "the sources, settings or pin changed since the lock was written: "
+                                         "`prodscale build` records the new compilation", level="note")]
+    fields = [k for k in sorted(set(locked) | set(rebuilt)) if locked.get(k) != rebuilt.get(k)]
+    return [Finding(name, f"{LOCK_NAME} [stories.{name}]", f"{', '.join(fields)} "
+                    f"{'differs' if len(fields) == 1 else 'differ'} from what its unchanged inputs compile to: the lock was "
+                                     "edited (restore it from version control); if nobody edited it, the engine "
+                                     "drifted: report that")]
 
 
 def _compare(project: Any, fresh: Any, name: str) -> list[Finding]:
