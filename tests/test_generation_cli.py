@@ -275,3 +275,63 @@ def test_a_cost_no_one_should_book_is_held_for_review(reported: Any, project: Pa
     # a second run reconciles the same way: no crash, still nothing booked
     rc, out, err = run(capsys, "generate", STORY, "-C", str(project))
     assert "held for review" in out + err
+
+
+def test_switching_a_provider_to_another_endpoint_sends_the_clips_there(
+        project: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: a provider moved from test to live (new endpoint and key, same name) reused the idempotency
+    keys, so the live provider received nothing and the test placeholders stayed as results. The provider's
+    identity is part of the key; the first endpoint's work stays in the ledger, and going back to it pays
+    nothing again."""
+    assert run(capsys, "credits", "add", "300", "-C", str(project))[0] == 0
+    rc, out, err = run(capsys, "generate", STORY, "--json", "-C", str(project))
+    assert rc == 0, err
+    first = sandbox.state.requests
+    assert first > 0
+    with SandboxServer(SandboxConfig(seed=12)) as live:
+        toml = project / "prodscale.toml"
+        toml.write_text(toml.read_text(encoding="utf-8").replace(sandbox.url, live.url), encoding="utf-8")
+        rc, out, err = run(capsys, "generate", STORY, "--json", "-C", str(project))
+        assert rc == 0, err
+        assert live.charges()["count"] == 22            # every clip went to the new endpoint
+        gen = json.loads((project / "build" / STORY / "generation.json").read_bytes())
+        assert all(live.url.split("//")[1] in str(c.get("output_url") or c.get("url") or "") or c.get("file")
+                   for c in gen["clips"])
+        toml.write_text(toml.read_text(encoding="utf-8").replace(live.url, sandbox.url), encoding="utf-8")
+    rc, out, err = run(capsys, "generate", STORY, "--json", "-C", str(project))
+    assert rc == 0, err
+    assert sandbox.charges()["count"] == 22              # back on the first: nothing paid twice
+
+
+def test_a_ledger_written_before_provider_identity_pays_nothing_twice(
+        project: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rows an older prodscale keyed without the endpoint are adopted by the endpoint configured now (their
+    key is what the provider knows), never resubmitted under a new key."""
+    from prodscale.core.generation import idempotency_key, legacy_idempotency_key, provider_identity
+    assert run(capsys, "credits", "add", "300", "-C", str(project))[0] == 0
+    assert run(capsys, "generate", STORY, "-C", str(project))[0] == 0
+    conn = sqlite3.connect(project / ".prodscale" / "ledger.sqlite")
+    # make the ledger as schema 1 had it: no endpoint, keys of the request alone
+    rows = conn.execute("SELECT key, provider, model FROM requests").fetchall()
+    assert rows
+    prompts = json.loads((project / "build" / STORY / "prompts.json").read_bytes())
+    from prodscale.core.generation import canonical_request, parse_providers
+    from prodscale.storage.project import Project
+    legacy = {}
+    provider = next(iter(parse_providers(Project(project).settings.raw).values()))
+    for c in prompts["clips"]:
+        if c.get("status") == "ready":
+            req = canonical_request(provider, c)
+            legacy[idempotency_key(req, provider_identity(provider))] = legacy_idempotency_key(req)
+    assert set(legacy) == {k for k, _, _ in rows}
+    for new, old in legacy.items():
+        conn.execute("UPDATE requests SET key = ?, endpoint = NULL WHERE key = ?", (old, new))
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    conn.execute("ALTER TABLE requests DROP COLUMN endpoint")
+    conn.commit()
+    conn.close()
+    paid = sandbox.charges()["count"]
+    rc, out, err = run(capsys, "generate", STORY, "--json", "-C", str(project))
+    assert rc == 0, err
+    assert sandbox.charges()["count"] == paid
+    assert all(r["outcome"] == "already" for r in json.loads(out)["results"]), out

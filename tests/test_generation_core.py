@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prodscale.core.generation import (RetryPolicy, backoff_ms, backoff_schedule, canonical_request, estimate_cost,
+                                       legacy_idempotency_key, provider_identity,
                                        format_amount, idempotency_key, parse_amount, parse_budget, parse_providers,
                                        parse_retry_after, request_body, Budget)
 from prodscale.errors import ConfigError, UsageError
@@ -36,17 +37,26 @@ def test_key_is_hash_of_canonical_request_and_stable() -> None:
     p = _providers()["sandbox"]
     req = canonical_request(p, CLIP)
     assert set(req) == {"provider", "model", "prompt", "negative_prompt", "duration_ms", "aspect", "seed"}
-    key = idempotency_key(req)
-    assert key == idempotency_key(dict(reversed(list(req.items()))))
+    ident = provider_identity(p)
+    key = idempotency_key(req, ident)
+    assert key == idempotency_key(dict(reversed(list(req.items()))), ident)
     assert len(key) == 64
     assert "provider" not in request_body(req)
     for field, value in [("prompt", "other"), ("seed", 8), ("duration_ms", 6000), ("aspect", "9:16"),
                          ("negative_prompt", "")]:
-        assert idempotency_key(canonical_request(p, {**CLIP, field: value})) != key, field
+        assert idempotency_key(canonical_request(p, {**CLIP, field: value}), ident) != key, field
     # fields outside the request (clip id, status) do not change the key
-    assert idempotency_key(canonical_request(p, {**CLIP, "id": "9-9"})) == key
+    assert idempotency_key(canonical_request(p, {**CLIP, "id": "9-9"}), ident) == key
     with pytest.raises(ValueError):
-        idempotency_key({**req, "extra": 1})
+        idempotency_key({**req, "extra": 1}, ident)
+    # the provider's identity is its kind and endpoint: another endpoint, another key; case and a trailing
+    # slash of the endpoint do not matter, and neither does the API key (rotating it must not resend)
+    from dataclasses import replace
+    other = replace(p, endpoint="https://live.example.com/v1")
+    assert idempotency_key(req, provider_identity(other)) != key
+    assert provider_identity(replace(other, endpoint="HTTPS://LIVE.example.COM/v1/")) == provider_identity(other)
+    assert provider_identity(replace(p, api_key_env="OTHER_KEY")) == ident
+    assert legacy_idempotency_key(req) != key
 
 
 def test_prices_in_minor_units() -> None:

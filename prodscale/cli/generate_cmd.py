@@ -24,7 +24,7 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
     """Generate clips from the ready prompts of STORY (all stories when none) with a provider."""
     from prodscale.core.generation import format_amount, parse_amount, parse_budget, parse_providers
     from prodscale.errors import GenerationIncomplete, ProviderError, UsageError
-    from prodscale.exec.generate import Generator, estimate, load_clips, open_client
+    from prodscale.exec.generate import Generator, estimate, load_clips, open_client, resolve_keys
     from prodscale.storage.ledger import Ledger, RunToken
 
     project = open_project(project_dir)
@@ -41,6 +41,7 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
     money = lambda v: format_amount(v, budget)  # noqa: E731
     ledger = Ledger.for_state_dir(project.state_dir)
     clips, notes = load_clips(project, list(stories), provider)
+    clips = resolve_keys(clips, ledger, provider, adopt=not dry_run)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if dry_run:

@@ -232,11 +232,36 @@ def canonical_request(provider: ProviderConfig, clip: Mapping[str, Any]) -> dict
     }
 
 
-def idempotency_key(request: Mapping[str, Any]) -> str:
-    """The hash of the canonical request (lowercase hex SHA-256)."""
+def provider_identity(provider: ProviderConfig) -> str:
+    """Which provider a request goes to, beyond its name: the kind and the endpoint (scheme and host
+    lowercased, no trailing slash). A provider moved from a test endpoint to a live one under the same
+    name is another provider, and must not find the test's work under the same keys. The API key is not
+    part of it: rotating a key at the same provider must never send (and pay for) a clip again."""
+    endpoint = provider.endpoint.strip()
+    scheme, sep, rest = endpoint.partition("://")
+    host, slash, path = rest.partition("/")
+    if sep:
+        endpoint = f"{scheme.lower()}://{host.lower()}{slash}{path}"
+    return f"{provider.kind} {endpoint.rstrip('/')}"
+
+
+def _check_request(request: Mapping[str, Any]) -> None:
     missing = [f for f in REQUEST_FIELDS if f not in request]
     if missing or len(request) != len(REQUEST_FIELDS):
         raise ValueError(f"not a canonical request (fields {sorted(request)})")
+
+
+def idempotency_key(request: Mapping[str, Any], identity: str) -> str:
+    """The hash of the canonical request and the provider's identity (lowercase hex SHA-256)."""
+    _check_request(request)
+    if not identity:
+        raise ValueError("an idempotency key needs the provider's identity")
+    return digest_obj({"request": dict(request), "provider_identity": identity})
+
+
+def legacy_idempotency_key(request: Mapping[str, Any]) -> str:
+    """The key ledgers of schema 1 used (the request alone): rows under it are adopted, never resent."""
+    _check_request(request)
     return digest_obj(dict(request))
 
 

@@ -24,13 +24,14 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from prodscale.core.canon import pretty_json
 from prodscale.core.generation import (ProviderConfig, canonical_request, checked_cost, estimate_cost,
-                                       idempotency_key, is_charged_failure, request_body)
+                                       idempotency_key, is_charged_failure, legacy_idempotency_key,
+                                       provider_identity, request_body)
 from prodscale.errors import ProviderError, UsageError
 from prodscale.providers.http_client import CallFailed, HttpProvider
 from prodscale.storage.fs import atomic_write
@@ -50,6 +51,8 @@ class Clip:
     estimate: int
     #: seconds of the clip that are on screen (engine 2.0.0's ``content_ms``); None where the engine does not say
     screen_ms: int | None = None
+    #: the key a schema-1 ledger knew this request by (no provider identity); see :func:`resolve_keys`
+    legacy_key: str = ""
 
 
 @dataclass
@@ -105,6 +108,7 @@ def clips_from_prompts(story: str, prompts: dict[str, Any], provider: ProviderCo
     clips: list[Clip] = []
     notes: list[str] = []
     blocked = 0
+    identity = provider_identity(provider)
     for c in prompts.get("clips", []):
         if c.get("status") != "ready":
             blocked += 1
@@ -115,8 +119,9 @@ def clips_from_prompts(story: str, prompts: dict[str, Any], provider: ProviderCo
             continue
         req = canonical_request(provider, c)
         screen = c.get("content_ms")
-        clips.append(Clip(story, str(c["id"]), req, idempotency_key(req), estimate_cost(provider, req["duration_ms"]),
-                          int(screen) if isinstance(screen, int) else None))
+        clips.append(Clip(story, str(c["id"]), req, idempotency_key(req, identity),
+                          estimate_cost(provider, req["duration_ms"]), int(screen) if isinstance(screen, int) else None,
+                          legacy_key=legacy_idempotency_key(req)))
     if blocked:
         notes.append(f"{story}: {blocked} clip(s) blocked by the gates are not sent")
     return clips, notes
@@ -154,6 +159,16 @@ def load_clips(project: Any, stories: list[str], provider: ProviderConfig, *,
         clips += got
         notes += n
     return clips, notes
+
+
+def resolve_keys(clips: list[Clip], ledger: Ledger, provider: ProviderConfig, *, adopt: bool) -> list[Clip]:
+    """The key each clip goes by: its own, unless a ledger row written before keys named the provider
+    holds the request under its legacy key; that key is what the provider was sent, so the clip keeps
+    it (an in-flight row is reconciled by it, a completed one is not paid for again). ``adopt`` stamps such
+    rows with today's endpoint, once: after that a move to another endpoint sends the clips there."""
+    pairs = [(c.key, c.legacy_key) for c in clips if c.legacy_key]
+    chosen = ledger.resolve_keys(pairs, provider_identity(provider), adopt=adopt)
+    return [replace(c, key=chosen.get(c.key, c.key)) for c in clips]
 
 
 def estimate(clips: list[Clip], ledger: Ledger) -> dict[str, Any]:
@@ -258,6 +273,7 @@ class Generator:
             return Result(clip.story, clip.clip_id, clip.key, self._budget_out, message="after an earlier clip")
         try:
             res = self.ledger.reserve(clip.key, provider=self.provider.name, model=self.provider.model,
+                                      endpoint=provider_identity(self.provider),
                                       story=clip.story, clip=clip.clip_id, duration_ms=clip.request["duration_ms"],
                                       estimate=clip.estimate, owner=self.token.id, is_alive=self.token.is_alive,
                                       run_cap=self.max_cost)

@@ -37,7 +37,7 @@ from prodscale.errors import IntegrityError, UsageError
 from prodscale.storage.fs import fix_mode, make_dirs
 
 LEDGER_NAME = "ledger.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 IN_FLIGHT = ("reserved", "submitted")
 
 _SCHEMA = """
@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS requests (
     owner TEXT,
     run TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    endpoint TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_state ON requests (state);
 CREATE TABLE IF NOT EXISTS transactions (
@@ -108,6 +109,14 @@ class Ledger:
                     conn.execute(statement)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+            if version == "1":
+                # schema 2: each row names the provider identity (kind and endpoint) it was sent to; rows of
+                # schema 1 have none until a generate run adopts them (see resolve_keys)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(requests)")}
+                if "endpoint" not in columns:
+                    conn.execute("ALTER TABLE requests ADD COLUMN endpoint TEXT")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+                version = str(SCHEMA_VERSION)
         if version != str(SCHEMA_VERSION):
             raise IntegrityError(f"the ledger {self.path.name} has schema {version}, this prodscale reads "
                                  f"{SCHEMA_VERSION}", hint="use the prodscale version that wrote it; "
@@ -218,8 +227,31 @@ class Ledger:
                                           chunk).fetchall()
             return {r["key"]: dict(r) for r in found}
 
+    def resolve_keys(self, pairs: list[tuple[str, str]], endpoint: str, *, adopt: bool) -> dict[str, str]:
+        """For (key, legacy key) pairs: the key to go by. A row under the key wins; else a schema-1 row under
+        the legacy key with no endpoint yet (adopted by ``endpoint`` when ``adopt``) or already ``endpoint``'s."""
+        if not pairs:
+            return {}
+        chosen: dict[str, str] = {}
+        with (self._write() if adopt else self._conn()) as conn:
+            for i in range(0, len(pairs), 250):
+                chunk = pairs[i:i + 250]
+                wanted = [k for pair in chunk for k in pair]
+                rows = {r["key"]: r["endpoint"] for r in conn.execute(
+                    f"SELECT key, endpoint FROM requests WHERE key IN ({','.join('?' * len(wanted))})", wanted)}
+                for key, legacy in chunk:
+                    if key in rows or legacy not in rows or rows[legacy] not in (None, endpoint):
+                        chosen[key] = key
+                        continue
+                    chosen[key] = legacy
+                    if adopt and rows[legacy] is None:
+                        conn.execute("UPDATE requests SET endpoint = ? WHERE key = ? AND endpoint IS NULL",
+                                     (endpoint, legacy))
+        return chosen
+
     def reserve(self, key: str, *, provider: str, model: str, story: str, clip: str, duration_ms: int,
-                estimate: int, owner: str, is_alive: Callable[[str], bool], run_cap: int | None = None) -> Reservation:
+                estimate: int, owner: str, is_alive: Callable[[str], bool], run_cap: int | None = None,
+                endpoint: str | None = None) -> Reservation:
         """Hold ``estimate`` for ``key`` if the available credits cover it; decide in one transaction."""
         with self._write() as conn:
             row = self._row(conn, key)
@@ -248,11 +280,12 @@ class Ledger:
             now = _now()
             conn.execute(
                 "INSERT INTO requests (key, provider, model, story, clip, duration_ms, state, estimate, reserved,"
-                " cost, owner, run, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?, 0, ?, ?, ?, ?)"
+                " cost, owner, run, created_at, updated_at, endpoint)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?, 0, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET state='reserved', estimate=excluded.estimate,"
                 " reserved=excluded.reserved, owner=excluded.owner, run=excluded.run, job_id=NULL, error=NULL,"
                 " error_code=NULL, updated_at=excluded.updated_at",
-                (key, provider, model, story, clip, duration_ms, estimate, estimate, owner, owner, now, now))
+                (key, provider, model, story, clip, duration_ms, estimate, estimate, owner, owner, now, now, endpoint))
             new = self._row(conn, key)
             self._journal(conn, "reserve", estimate, row=new, note="held before sending")
             return Reservation("reserved", new, available - estimate)
