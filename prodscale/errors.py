@@ -99,3 +99,33 @@ class GenerationIncomplete(ProdscaleError):
     """``generate`` ran but some clips were refused (credits) or failed; the rest are recorded (exit 1)."""
 
     exit_code = 1
+
+
+class StorageError(ProdscaleError):
+    """The file system refused a read or a write (a full disk, a folder where a file belongs, permissions).
+    Writes are atomic, so what was there before is intact (exit 1)."""
+
+    exit_code = 1
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> "StorageError":
+        import errno
+        import os
+
+        where = os.fsdecode(exc.filename) if exc.filename is not None else None
+        what = exc.strerror or str(exc)
+        hints = {
+            errno.ENOSPC: "free some disk space and run the command again: finished work is kept and nothing was "
+                          "half written",
+            errno.EDQUOT: "free some of your disk quota and run the command again: finished work is kept",
+            errno.EROFS: "the file system is read-only: run from a writable copy of the project",
+            errno.EACCES: "check the permissions of that path (prodscale writes build/, .prodscale/ and "
+                          "prodscale.lock)",
+            errno.EPERM: "check the permissions of that path",
+        }
+        layout = ("something else is where prodscale keeps a file or folder: move it away (what is under "
+                  ".prodscale/ is rebuilt by the next build, except ledger.sqlite, which holds money)")
+        for code in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOTEMPTY):
+            hints[code] = layout
+        return cls(f"{where}: {what}" if where else what,
+                   hint=hints.get(exc.errno or 0, "check that path and run the command again"))

@@ -13,7 +13,11 @@ def _open(project_dir: str | None):  # type: ignore[no-untyped-def]
 
     project = open_project(project_dir)
     lock = ProjectLock(project.state_dir, "prodscale cache").acquire(on_wait=print_waiting)
-    return project, Cache(project.state_dir / "cache"), lock
+    try:
+        return project, Cache(project.state_dir / "cache"), lock
+    except BaseException:
+        lock.release()  # a cache that cannot be opened must not leave the project locked
+        raise
 
 
 @click.group("cache")

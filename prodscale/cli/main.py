@@ -75,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as err:
         return err.exit_code
+    except OSError as exc:
+        # the file system said no (a full disk, a folder where a file belongs): every write is atomic, so
+        # nothing is half written; say where and what to do, once, like any other error
+        import errno
+
+        from prodscale.errors import StorageError
+        if exc.errno == errno.EPIPE:  # the reader went away (`prodscale status | head`): nothing to say
+            return 141
+        err2 = StorageError.from_os_error(exc)
+        click.echo(err2.render(), err=True)
+        return err2.exit_code
     return rv if isinstance(rv, int) else 0
 
 

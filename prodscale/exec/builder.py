@@ -292,6 +292,11 @@ class Builder:
             if self._cache is not None:
                 self._cache.close()
                 self._cache = None
+        if name not in self.plans:  # the plan stopped before the story's targets were known
+            if report.errors:
+                raise report.errors[0]
+            raise ProdscaleError(f"'{name}' could not be planned", path=sf.rel_path,
+                                 hint="run `prodscale build` to see why")
         return sf, self.plans[name], report
 
     # -- the build -----------------------------------------------------------------------------

@@ -49,6 +49,10 @@ def proven_corrupt(exc: BaseException) -> bool:
 
 
 def unavailable(exc: BaseException, directory: Path) -> ProdscaleError:
+    if directory.exists() and not directory.is_dir():
+        return ProdscaleError(f"the cache folder {directory.name}/ is a file here; nothing was discarded",
+                              path=f".prodscale/{directory.name}",
+                              hint="move that file away: the next build makes a new cache there")
     return ProdscaleError(f"the cache in {directory.name}/ cannot be used now ({exc}); nothing was discarded",
                           path=f".prodscale/{directory.name}",
                           hint="free disk space, or wait for the other prodscale process, then run again")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from prodscale.errors import IntegrityError, UsageError
+from prodscale.errors import IntegrityError, ProdscaleError, UsageError
 from prodscale.storage.fs import fix_mode, make_dirs
 
 LEDGER_NAME = "ledger.sqlite"
@@ -140,8 +140,24 @@ class Ledger:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=60000")
             yield conn
+        except sqlite3.DatabaseError as exc:
+            raise self._refused(exc) from None
         finally:
             conn.close()
+
+    def _refused(self, exc: sqlite3.DatabaseError) -> ProdscaleError:
+        """SQLite's refusal as a message. The ledger is money: a damaged one is reported, never reset."""
+        text = str(exc)
+        where = f".prodscale/{self.path.name}"
+        if not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text:
+            return IntegrityError(f"the ledger is damaged ({text}); nothing was changed", path=where,
+                                  hint="restore .prodscale/ledger.sqlite from a backup, or ask for help: it holds "
+                                       "the credits and the record of what was paid, so prodscale never resets it")
+        if "full" in text:
+            return ProdscaleError(f"the ledger cannot be written ({text}); nothing was changed", path=where,
+                                  hint="free some disk space and run the command again")
+        return ProdscaleError(f"the ledger cannot be used now ({text}); nothing was changed", path=where,
+                              hint="if another prodscale holds it, wait for it; else check the file's permissions")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -95,6 +95,8 @@ class BuildState:
             return self
         try:
             data = orjson.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError(f"a {type(data).__name__}, not an object")
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
             shared = data["parts"]
@@ -108,7 +110,7 @@ class BuildState:
             self.written_ns = int(data["written_ns"])
             self.last_run = data.get("last_run")
             self.lock_snapshot = _unpack_lock(data.get("lock"), self.stories)
-        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, orjson.JSONDecodeError) as exc:
             self.messages.append(f"discarding unreadable build state {self.path.name} ({exc}); re-checking every story")
             self.stories = {}
         return self
@@ -175,10 +177,11 @@ class BuildLog:
 
     def load(self, story: str) -> dict[str, Any]:
         try:
-            data: dict[str, Any] = orjson.loads(self.path(story).read_bytes())
-        except (FileNotFoundError, orjson.JSONDecodeError):
+            data: Any = orjson.loads(self.path(story).read_bytes())
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, orjson.JSONDecodeError):
             return {"schema": LOG_SCHEMA, "targets": {}}
-        if data.get("schema") != LOG_SCHEMA:
+        # a log only explains (`why`): one that is not ours, or damaged, explains nothing and is rewritten
+        if not isinstance(data, dict) or data.get("schema") != LOG_SCHEMA or not isinstance(data.get("targets"), dict):
             return {"schema": LOG_SCHEMA, "targets": {}}
         return data
 
