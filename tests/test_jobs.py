@@ -382,3 +382,40 @@ def test_no_progress_in_a_pipe_and_progress_on_a_terminal(tmp_path: Path) -> Non
     assert b"actions" in screen and b"stories" in screen
     json_run = cli("build", "--json", "-C", str(root))
     assert json_run.stderr == "" and orjson.loads(json_run.stdout)["ok"] is True
+
+
+def test_wait_right_after_cancel_exits_with_the_jobs_code_and_the_log_has_no_tracebacks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: `jobs wait` right after `jobs cancel` exited 1 (it saw the cancelled mark before the job had
+    written its end), and the job's workers left tracebacks of the SIGTERM in its log."""
+    root = big(tmp_path / "p", 6)
+    job_id = start(root, "-j", "2")
+    log = root / ".prodscale" / "jobs" / f"{job_id}.log"
+    until(lambda: log.exists() and "running as pid" in log.read_text(encoding="utf-8"))
+    time.sleep(0.3)   # its workers are busy
+    code, out, err = run(capsys, "jobs", "cancel", job_id, "-C", str(root))
+    assert code == 0, err
+    code, out, err = run(capsys, "jobs", "wait", job_id, "-C", str(root))
+    job = jobs_json(capsys, root)[job_id]
+    assert job["exit_code"] in (CANCEL_EXIT, 0) and code == job["exit_code"], (code, job, out, err)
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text, text
+
+
+def _sigterm_is_default() -> bool:
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_worker_does_not_inherit_the_jobs_sigterm_handler() -> None:
+    """A background job turns SIGTERM into an exception; its workers, forked after, inherited that handler,
+    and `jobs cancel` (a signal to the whole group) left a worker's traceback in the job log for each."""
+    from prodscale.exec.executors import LocalPoolExecutor
+    old = signal.signal(signal.SIGTERM, lambda *a: None)
+    try:
+        ex = LocalPoolExecutor(2)
+        try:
+            assert ex.submit(_sigterm_is_default).result(timeout=30) is True
+        finally:
+            ex.shutdown()
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -61,6 +61,9 @@ def _worker_init() -> None:
     gc.freeze()
     gc.enable()  # forked from a build that paused collection: a worker runs for a whole build
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a background job turns SIGTERM into an exception in its own main thread; a worker inherits that
+    # handler with the fork, and `jobs cancel` signals the whole group: a worker just ends, without a word
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:  # Linux: a worker whose build was killed exits instead of lingering as an orphan
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)

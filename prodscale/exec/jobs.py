@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from prodscale.errors import UsageError
@@ -120,6 +121,14 @@ def wait(project: Project, job_id: str, timeout: float | None = None, *, poll: f
             _reap()
             store.refresh()
             job = get_job(store, job_id)
+            if job.terminal and job.state == CANCELLED and job.exit_code is None:
+                # cancelled, but its process may still be writing its end: its exit code is the answer
+                if job.pid is not None and process_start_time(job.pid) == job.pid_start:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return None
+                    time.sleep(poll)
+                    continue
+                job = replace(job, exit_code=CANCEL_EXIT)  # it ended (or never started) without a word
             if job.terminal:
                 proc = _SPAWNED.pop(job_id, None)
                 if proc is not None:  # ours: it has written its end, let it exit and reap it
