@@ -177,3 +177,13 @@ def test_verify_in_a_fresh_clone_tells_a_tampered_lock_from_drift(tmp_path: Path
     assert code == 3 and "edited" in err and "beta" in err and "alpha" not in err.replace("alpha: ok", ""), err
     assert "missing here" not in err
     assert not (clone / "build").exists()               # verify wrote nothing in the project
+
+
+@pytest.mark.parametrize("name,says", [("-dash", "starts with '-'"), ("trailing.", "ends with '.'"),
+                                       ("a b", "' '"), ("x" * 130, "130 characters")])
+def test_a_refused_story_name_is_told_what_is_wrong_with_it(tmp_path: Path, capsys, name: str, says: str) -> None:
+    """`-dash` was refused with a help text (letters, digits, '-') it already satisfied: say the real reason."""
+    from projects import run
+    root = make_project(tmp_path / "p", {"alpha": story(1), name: story(1)})
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code != 0 and says in err, err

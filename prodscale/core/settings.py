@@ -27,8 +27,6 @@ _KNOWN: dict[str, set[str] | None] = {
     "budget": None,
 }
 
-_NAME_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -144,7 +142,20 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
 MAX_STORY_NAME = 120
 
 
-def story_name_ok(name: str) -> bool:
-    """Story names become folder names under build/: ASCII letters, digits, '.', '_' and '-', at most
-    MAX_STORY_NAME characters (a longer name passed the check and then failed every build)."""
-    return bool(_NAME_SAFE.match(name)) and not name.endswith(".") and len(name) <= MAX_STORY_NAME
+def story_name_problem(name: str) -> str | None:
+    """What is wrong with a story name, in words a writer can act on; None when it is fine. Story names
+    become folder names under build/: ASCII letters, digits, '.', '_' and '-', at most MAX_STORY_NAME
+    characters (a longer name passed the check and then failed every build)."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_STORY_NAME:
+        return f"is {len(name)} characters long; at most {MAX_STORY_NAME} characters fit a folder name everywhere"
+    if not (name[0].isascii() and name[0].isalnum()):
+        return (f"starts with {name[0]!r}: a name starts with a letter or a digit (a leading '-' reads as an "
+                "option on a command line, a leading '.' hides the folder)")
+    if name.endswith("."):
+        return "ends with '.', which some file systems drop from folder names"
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "._-"))})
+    if bad:
+        return f"has {', '.join(repr(c) for c in bad)}: use ASCII letters, digits, '-', '_' or '.'"
+    return None

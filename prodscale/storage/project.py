@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from prodscale.core.canon import digest_bytes, digest_obj
-from prodscale.core.settings import Settings, story_name_ok, validate_settings
+from prodscale.core.settings import Settings, story_name_problem, validate_settings
 from prodscale.errors import ConfigError, InputError, UsageError
 from prodscale.storage.fs import atomic_write
 
@@ -253,11 +253,10 @@ class Project:
                 errors.append(InputError("the story is a symbolic link that leaves the project", path=rel,
                                          hint="copy the file into the project instead of linking to it"))
                 continue
-            if not story_name_ok(name):
-                errors.append(InputError(f"story name '{name[:60]}{'...' if len(name) > 60 else ''}' is not safe as a "
-                                         "folder name", path=rel,
-                                         hint="rename the file using letters, digits, '-', '_' or '.', at most "
-                                              "120 characters"))
+            problem = story_name_problem(name)
+            if problem is not None:
+                errors.append(InputError(f"story name '{name[:60]}{'...' if len(name) > 60 else ''}' {problem}",
+                                         path=rel, hint="rename the file: a story's name is its folder under build/"))
                 continue
             if not os.path.isfile(path):
                 continue
