@@ -285,3 +285,54 @@ def test_a_trickling_or_huge_answer_never_hangs_nor_fills_memory(monkeypatch) ->
     with pytest.raises(Exception, match="MiB|over"):
         client.get_job("job-1", "key")
     srv.close()
+
+
+def test_a_result_is_streamed_to_its_file_under_a_cap(tmp_path: Path, monkeypatch) -> None:
+    """A result (a video clip) goes to disk as it arrives: never whole in memory, never over the cap, and a
+    refused or broken download leaves no file (not even a partial one)."""
+    import socket as _socket
+    import threading
+    import tracemalloc
+
+    from prodscale.providers import http_client
+
+    def serve(size: int) -> tuple[str, _socket.socket]:
+        srv = _socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def one() -> None:
+            conn, _ = srv.accept()
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: %d\r\n\r\n" % size)
+            block = bytes(range(256)) * 256
+            try:
+                for i in range(0, size, len(block)):
+                    conn.sendall(block[: min(len(block), size - i)])
+            except OSError:
+                pass
+            conn.close()
+        threading.Thread(target=one, daemon=True).start()
+        return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
+
+    size = 48 * 1024 * 1024
+    url, srv = serve(size)
+    client = HttpProvider(provider_for(url, timeout_ms=5000, max_attempts=1), "k")
+    dest = tmp_path / "generated" / "clip.mp4"
+    tracemalloc.start()
+    try:
+        got = client.fetch_to(f"{url}/v1/files/clip.mp4", "key", dest)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    srv.close()
+    assert got == size == dest.stat().st_size
+    assert peak < 8 * 1024 * 1024, peak
+    monkeypatch.setattr(http_client, "MAX_RESULT_BYTES", 1024 * 1024)
+    url, srv = serve(4 * 1024 * 1024)
+    client = HttpProvider(provider_for(url, timeout_ms=5000, max_attempts=1), "k")
+    other = tmp_path / "generated" / "big.mp4"
+    with pytest.raises(Exception, match="over"):
+        client.fetch_to(f"{url}/v1/files/big.mp4", "key", other)
+    srv.close()
+    assert sorted(p.name for p in other.parent.iterdir()) == ["clip.mp4"]   # nothing partial left

@@ -406,12 +406,11 @@ class Generator:
     def _fetch(self, clip: Clip, url: str | None) -> str | None:
         if not url or not clip.story:
             return None
+        rel = f"{self.build_dir.name}/{clip.story}/{OUTPUT_DIR}/{output_name(clip)}"
         try:
-            data = self.client.fetch(url, clip.key)
+            self.client.fetch_to(url, clip.key, self.build_dir.parent / rel)
         except CallFailed:
             return None  # recorded as completed; the next run fetches it again, never resubmits
-        rel = f"{self.build_dir.name}/{clip.story}/{OUTPUT_DIR}/{output_name(clip)}"
-        atomic_write(self.build_dir.parent / rel, data)
         self.ledger.set_output_file(clip.key, rel)
         return rel
 

@@ -22,12 +22,15 @@ import json
 import os
 import re
 import socket
+import tempfile
 import time
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 from prodscale.core.generation import ProviderConfig, backoff_ms, parse_retry_after
 from prodscale.errors import ProviderError
+from prodscale.storage.fs import fix_mode, make_dirs
 
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
 
@@ -91,20 +94,34 @@ class HttpProvider:
         """The job the provider holds under ``key``, or None if it never got the request."""
         return self._call("GET", f"/v1/generations?idempotency_key={quote(key, safe='')}", key=key, missing_ok=True)
 
-    def fetch(self, url: str, key: str) -> bytes:
-        """The result behind an output URL on the provider's host."""
+    def fetch_to(self, url: str, key: str, dest: Path) -> int:
+        """Download the result behind an output URL on the provider's host into ``dest``, as it arrives
+        (a clip is never whole in memory), under MAX_RESULT_BYTES; atomically: a refused or broken
+        download leaves no file. Returns the size written."""
         parts = urlsplit(url)
         if parts.hostname not in (None, self._host):
             raise CallFailed("the output URL is on another host; it is recorded, not fetched", final=True)
         path = parts.path[len(self._prefix):] if parts.path.startswith(self._prefix) else parts.path
-        raw = self._call("GET", path + (f"?{parts.query}" if parts.query else ""), key=key, raw=True)
-        assert isinstance(raw, bytes)
-        return raw
+        make_dirs(dest.parent)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                self._call("GET", path + (f"?{parts.query}" if parts.query else ""), key=key, raw=True, sink=sink)
+                size = sink.tell()
+                sink.flush()
+                os.fsync(sink.fileno())
+            fix_mode(tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return size
 
     # ------------------------------------------------------------------ transport
 
     def _call(self, method: str, path: str, *, key: str, body: Mapping[str, Any] | None = None,
-              missing_ok: bool = False, raw: bool = False) -> Any:
+              missing_ok: bool = False, raw: bool = False, sink: BinaryIO | None = None) -> Any:
         policy = self.config.retry
         payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode() if body is not None else None
         maybe_sent = False
@@ -114,7 +131,10 @@ class HttpProvider:
             retry_after: int | None = None
             last_status = None
             try:
-                status, headers, data = self._once(method, path, key, payload)
+                if sink is not None:
+                    sink.seek(0)
+                    sink.truncate()
+                status, headers, data = self._once(method, path, key, payload, sink)
             except ConnectionRefusedError:
                 last = "connection refused"
             except (TimeoutError, socket.timeout):
@@ -157,7 +177,8 @@ class HttpProvider:
         raise CallFailed(f"gave up after {policy.max_attempts} attempt(s): {last}", status=last_status,
                          maybe_sent=maybe_sent)
 
-    def _once(self, method: str, path: str, key: str, payload: bytes | None) -> tuple[int, Any, bytes]:
+    def _once(self, method: str, path: str, key: str, payload: bytes | None,
+              sink: BinaryIO | None = None) -> tuple[int, Any, bytes]:
         self.calls += 1
         timeout = self.config.retry.timeout_ms / 1000
         conn_cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
@@ -170,6 +191,9 @@ class HttpProvider:
         try:
             conn.request(method, self._prefix + path, body=payload, headers=headers)
             resp = conn.getresponse()
+            if sink is not None and 200 <= resp.status < 300:
+                _stream_bounded(resp, sink, timeout=timeout, limit=MAX_RESULT_BYTES)
+                return resp.status, resp.headers, b""
             data = _read_bounded(resp, deadline=time.monotonic() + timeout, limit=MAX_RESPONSE_BYTES)
             # a provider may echo the request (its Authorization header) in an error: nothing it sends back
             # reaches a message, the terminal, --json or the ledger with the key in it
@@ -197,6 +221,27 @@ def _read_bounded(resp: Any, *, deadline: float, limit: int) -> bytes:
         if size > limit:
             raise CallFailed(f"the provider's answer is over {limit // (1024 * 1024)} MiB; not read", final=True)
         chunks.append(chunk)
+
+
+# a result (a video) is streamed to its file: bigger than this is refused; slower than MIN_RESULT_RATE after
+# the call's timeout is given up (a server trickling a byte at a time would otherwise hold the run for hours)
+MAX_RESULT_BYTES = 4 * 1024 * 1024 * 1024
+MIN_RESULT_RATE = 64 * 1024  # bytes per second
+
+
+def _stream_bounded(resp: Any, sink: BinaryIO, *, timeout: float, limit: int) -> None:
+    started = time.monotonic()
+    size = 0
+    while True:
+        if time.monotonic() - started > timeout + size / MIN_RESULT_RATE:
+            raise socket.timeout("the result arrives too slowly (under 64 KiB/s); given up")
+        chunk = resp.read1(1 << 20) if hasattr(resp, "read1") else resp.read(1 << 20)
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > limit:
+            raise CallFailed(f"the result is over {limit // (1024 * 1024)} MiB; not fetched", final=True)
+        sink.write(chunk)
 
 
 _BEARER = re.compile(rb"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
