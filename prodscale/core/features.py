@@ -8,7 +8,9 @@ uses: compiling it on an older engine would silently ignore what the writer aske
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 from prodscale.core.model import NOTE, Story
 
@@ -36,3 +38,36 @@ def floor_for(used: Iterable[str], engine_features: dict[str, set[str]]) -> str 
         if need <= engine_features[version]:
             return version
     return None
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine a story compiles on, decided once (build and reanalyze read it; neither decides again).
+
+    ``outcome``: ``"default"`` (a new story on the default engine), ``"floor"`` (a new story raised to its
+    floor: the default does not compile a feature it uses), ``"kept"`` (the pinned or requested engine
+    compiles it), ``"below-floor"`` (it does not: ``missing`` says which features) or ``"no-engine"``
+    (no shipped engine compiles ``missing``). ``engine`` is None for the last two."""
+
+    engine: str | None
+    floor: str | None
+    outcome: Literal["default", "floor", "kept", "below-floor", "no-engine"]
+    missing: frozenset[str] = frozenset()
+
+
+def choose_engine(used: Iterable[str], engine_features: dict[str, set[str]], *, default: str,
+                  wanted: str | None = None) -> EngineChoice:
+    """``wanted`` is the engine the story is pinned to (or that ``reanalyze`` asks for); None for a new story.
+    Plain Fountain compiles on every engine: its floor is the oldest."""
+    need = frozenset(used)
+    floor = floor_for(need, engine_features)
+    if floor is None:
+        covered = set().union(*engine_features.values()) if engine_features else set()
+        return EngineChoice(None, None, "no-engine", frozenset(need - covered))
+    if wanted is None:
+        if version_key(floor) > version_key(default):
+            return EngineChoice(floor, floor, "floor")
+        return EngineChoice(default, floor, "default")
+    if version_key(wanted) < version_key(floor):
+        return EngineChoice(None, floor, "below-floor", frozenset(need - engine_features.get(wanted, set())))
+    return EngineChoice(wanted, floor, "kept")

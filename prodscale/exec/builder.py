@@ -16,9 +16,10 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -86,7 +87,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def source_date_epoch() -> int | None:
@@ -100,7 +101,7 @@ def compiled_at() -> str:
     sde = source_date_epoch()
     if sde is None:
         return now_iso()
-    return datetime.fromtimestamp(sde, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(sde, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_run_id() -> str:
@@ -592,7 +593,7 @@ class Builder:
                         report.cached -= 1
                 report.would_run.extend(would_run)
 
-    def _task_failed(self, job: "StoryJob", report: BuildReport, target: str, message: str, keep_going: bool,
+    def _task_failed(self, job: StoryJob, report: BuildReport, target: str, message: str, keep_going: bool,
                      stopped: list[bool], hint: str | None = None) -> None:
         if job.failed:
             return
@@ -677,7 +678,7 @@ class Builder:
         return True
 
     def _start_story(self, sf: StoryFile, report: BuildReport, sub: list[Target], dry_run: bool,
-                     force: bool = False) -> "StoryJob | None":
+                     force: bool = False) -> StoryJob | None:
         """Up to date (None, recorded in the report) or the story's job: parsed, engine settled, split
         into scene chunks ready to run."""
         engine = self.engine_for(sf.name)
@@ -720,26 +721,24 @@ class Builder:
     def _settle_engine(self, sf: StoryFile, story: Any, engine: str) -> tuple[str, str]:
         """(engine, floor) for a parsed story: a new story goes to the default engine, or to its floor
         when it uses a feature the default does not compile; a pinned story below its floor is an error."""
-        from prodscale.core.features import features_used, floor_for, version_key
+        from prodscale.core.features import choose_engine, features_used
         used = features_used(story)
-        # plain Fountain compiles on every engine: only a story using a feature needs their tables
-        floor = floor_for(used, self.engine_features()) if used else min(engines_mod.ENGINES, key=version_key)
-        if floor is None:
-            raise InputError(f"the story uses {', '.join(sorted(used))}, which no shipped engine compiles",
-                             path=sf.rel_path, hint="upgrade prodscale")
-        pinned = self.overrides.get(sf.name) or self.lock().pin(sf.name)
-        if pinned is None:
-            return (floor if version_key(floor) > version_key(engine) else engine), floor
-        if version_key(pinned) < version_key(floor):
-            missing = sorted(used - self.engine_features().get(pinned, set()))
-            raise InputError(f"the story uses {', '.join(missing)}, which its pinned engine {pinned} does not "
-                             f"compile (re-analysis floor {floor})", path=sf.rel_path,
-                             hint=f"move it on purpose: prodscale reanalyze {sf.name} --engine {floor}")
-        return pinned, floor
+        choice = choose_engine(used, self.engine_features(), default=engine,
+                               wanted=self.overrides.get(sf.name) or self.lock().pin(sf.name))
+        if choice.outcome == "no-engine":
+            raise InputError(f"the story uses {', '.join(sorted(choice.missing))}, which no shipped engine "
+                             "compiles", path=sf.rel_path, hint="upgrade prodscale")
+        if choice.outcome == "below-floor":
+            pinned = self.overrides.get(sf.name) or self.lock().pin(sf.name)
+            raise InputError(f"the story uses {', '.join(sorted(choice.missing))}, which its pinned engine {pinned} "
+                             f"does not compile (re-analysis floor {choice.floor})", path=sf.rel_path,
+                             hint=f"move it on purpose: prodscale reanalyze {sf.name} --engine {choice.floor}")
+        assert choice.engine is not None and choice.floor is not None
+        return choice.engine, choice.floor
 
     def _prepare(self, sf: StoryFile, text: str, text_digest: str, key: str, engine_version: str,
                  rules: RuleSet, report: BuildReport, sub: list[Target], dry_run: bool,
-                 st: FileStat) -> "StoryJob":
+                 st: FileStat) -> StoryJob:
         from prodscale.core.fountain import parse
 
         settings = self.project.settings
@@ -797,14 +796,14 @@ class Builder:
             blobs = [t.encode("utf-8") for t in rules.texts.values()]
             for spec in engines_mod.get_engine(version).stages:
                 blobs.extend(canonical_json(v) for v in self.project.settings.select(spec.settings).values())
-            for fname, data in zip(rules.texts, blobs):
+            for fname, data in zip(rules.texts, blobs[:len(rules.texts)], strict=True):
                 stored[fname] = digest_bytes(data)
             for data in blobs:  # usually there from an earlier build: a verified read beats a write
                 if not cache.has_valid_blob(digest_bytes(data)):
                     cache.put_blob(data)
         return stored
 
-    def _commit_spec(self, job: "StoryJob", computed: dict[str, Any]) -> CommitSpec | None:
+    def _commit_spec(self, job: StoryJob, computed: dict[str, Any]) -> CommitSpec | None:
         """What the task that aggregates the story needs to commit it (None for a dry run)."""
         if job.ctx.dry_run:
             return None
@@ -825,7 +824,7 @@ class Builder:
                                                 if f in old.output_stats},
             base_targets=base, check_drift=self.check_drift, write=self.commit)
 
-    def _finalize(self, job: "StoryJob", report: BuildReport) -> None:
+    def _finalize(self, job: StoryJob, report: BuildReport) -> None:
         """Record a story whose tasks are done: its state record, lock entry and outcome (the task
         that aggregated it already wrote its files and build log)."""
         sf = job.sf

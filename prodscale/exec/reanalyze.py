@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from prodscale.core import engines as engines_mod
-from prodscale.core.features import features_used, floor_for, version_key
+from prodscale.core.features import choose_engine, features_used, version_key
 from prodscale.core.manifest import compilation_hash
 from prodscale.errors import GraphError, UsageError
 
@@ -36,7 +36,7 @@ def _clips(data: bytes | None) -> dict[str, str]:
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
-    key = lambda k: (len(k), k)  # noqa: E731 - numeric-ish ids sort 2 < 10
+    key = lambda k: (len(k), k)
     return {"added": sorted(set(new) - set(old), key=key), "removed": sorted(set(old) - set(new), key=key),
             "changed": sorted((k for k in set(old) & set(new) if old[k] != new[k]), key=key)}
 
@@ -55,12 +55,16 @@ def reanalyze(builder: Any, story: str, engine: str, *, dry_run: bool) -> dict[s
     sf = by_name[story]
     text = builder.read_text(sf)
     parsed = parse(text, path=sf.rel_path, heading_prefixes=project.settings.heading_prefixes)
-    used = features_used(parsed)
-    floor = floor_for(used, builder.engine_features()) or engines_mod.newest()
-    if version_key(engine) < version_key(floor):
-        raise UsageError(f"refused: '{story}' uses {', '.join(sorted(used))}, which engine {engine} does not "
-                         f"compile; its re-analysis floor is {floor}",
-                         hint=f"choose an engine >= {floor}")
+    choice = choose_engine(features_used(parsed), builder.engine_features(), default=engines_mod.newest(),
+                           wanted=engine)
+    if choice.outcome == "no-engine":
+        raise UsageError(f"refused: '{story}' uses {', '.join(sorted(choice.missing))}, which no shipped engine "
+                         "compiles", hint="upgrade prodscale")
+    if choice.outcome == "below-floor":
+        raise UsageError(f"refused: '{story}' uses {', '.join(sorted(choice.missing))}, which engine {engine} does "
+                         f"not compile; its re-analysis floor is {choice.floor}",
+                         hint=f"choose an engine >= {choice.floor}")
+    floor = choice.floor
     current = builder.engine_for(story)
     out_dir = project.build_dir / story
     old_specs = _read(out_dir / "shot_specs.json")
