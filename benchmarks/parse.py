@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from prodscale.core.fountain import parse
+from prodscale.core.fountain import parse  # noqa: E402  (after the sys.path entry above)
 
 CORPUS = REPO.parent / "shared" / "corpus"
 TARGET_MB_S = 5.0

@@ -108,7 +108,7 @@ class StorageError(ProdscaleError):
     exit_code = 1
 
     @classmethod
-    def from_os_error(cls, exc: OSError) -> "StorageError":
+    def from_os_error(cls, exc: OSError) -> StorageError:
         import errno
         import os
 

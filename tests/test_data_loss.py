@@ -9,7 +9,7 @@ import tomllib
 import orjson
 from pathlib import Path
 
-from projects import CONFIG, build_json, make_project, run, story, tree_bytes
+from projects import build_json, make_project, run, story, tree_bytes
 
 
 def _lock(root: Path) -> dict:

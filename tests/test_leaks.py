@@ -94,7 +94,7 @@ def test_the_unicode_version_is_in_every_key(tmp_path: Path, capsys, monkeypatch
 
     from prodscale.core import keys
     from prodscale.exec import builder
-    assert keys.UNICODE_VERSION == unicodedata.unidata_version
+    assert unicodedata.unidata_version == keys.UNICODE_VERSION
     # a character assigned in Unicode 15.0 (CJK Extension H): a letter to 3.12+, unassigned to 3.11
     root = make_project(tmp_path / "p", {"alpha": "INT. HALL - DAY\n\nNELL (40) reads \U00031350\U00031351.\n"})
     code, rep = build_json(capsys, root)

@@ -15,7 +15,7 @@ def test_incremental_render_equals_full_render(tmp_path: Path) -> None:
 
     def entry() -> dict[str, str]:
         return {"engine": rng.choice(["1.0.0", "1.1.0"]), "floor": "1.0.0",
-                "compilation_hash": "%064x" % rng.getrandbits(256)}
+                "compilation_hash": f"{rng.getrandbits(256):064x}"}
 
     lock = LockFile(tmp_path / "prodscale.lock", {(f"s{i}" if i % 7 else f"a.b{i}"): entry() for i in range(50)})
     lock.save()

@@ -256,7 +256,7 @@ def _formatted_cases() -> list[Any]:
     ins = src.read_text(encoding="utf-8").split("\n\n")
     outs = txt.read_text(encoding="utf-8").split("\n\n")
     assert len(ins) == len(outs)
-    return [pytest.param(a, b, id=f"screenplay-tools/Formatted#{n}") for n, (a, b) in enumerate(zip(ins, outs), 1)]
+    return [pytest.param(a, b, id=f"screenplay-tools/Formatted#{n}") for n, (a, b) in enumerate(zip(ins, outs, strict=True), 1)]
 
 
 def _formatted_compare(src: str, html: str) -> tuple[bool, str]:

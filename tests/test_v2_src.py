@@ -101,7 +101,6 @@ def test_an_intercut_written_as_a_sentence_places_each_party() -> None:
 
 
 def test_leftovers_of_a_converted_page_make_no_shot() -> None:
-    import orjson
     from prodscale.core.v2_0.stages.shot_specs import _no_picture
     cfg = {"no_shot": ["back to the present"]}
     for junk in ["(MO RE)", "(MORE)", "Cor y (cont'd).", "Cut to: the.", "Through the.", "Out of.", "To.", "The.",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import click
 
@@ -90,17 +90,6 @@ def _job_args(targets: tuple[str, ...], keep_going: bool, no_wait: bool, verbose
     return args
 
 
-def make_builder(project: Any, on_progress: Callable[[Any], None] | None, options: dict[str, Any]) -> Any:
-    from prodscale.exec.builder import Builder
-    params = inspect.signature(Builder).parameters
-    if all(name in params for name in options):
-        return Builder(project, on_progress=on_progress, **options)
-    # a Builder without the parallel options yet: build serially with the local executor
-    if options.get("executor") != "local":
-        raise UsageError(f"the {options['executor']} executor is not available in this prodscale")
-    return Builder(project, on_progress=on_progress)
-
-
 def _build(project: Any, targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: bool, verbose: bool,
            as_json: bool, options: dict[str, Any], run: Any, quiet: bool = False) -> None:
     from prodscale.cli.progress import close, make_progress
@@ -114,7 +103,8 @@ def _build(project: Any, targets: tuple[str, ...], dry_run: bool, keep_going: bo
         def on_progress(event: Any) -> None:
             for sink in sinks:
                 sink(event)
-    builder = make_builder(project, on_progress, options)
+    from prodscale.exec.builder import Builder
+    builder = Builder(project, on_progress=on_progress, **options)
     try:
         report = builder.build(list(targets), dry_run=dry_run, keep_going=keep_going, wait=not no_wait)
     finally:

@@ -74,7 +74,7 @@ def show(key: str, project_dir: str | None) -> None:
     from prodscale.storage.cache import AC_PREFIX, CAS_PREFIX
     _, cache, lock = _open(project_dir)
     with lock:
-        matches = [k for k in cache.keys() if k.startswith(AC_PREFIX + key) or k.startswith(CAS_PREFIX + key)]
+        matches = [k for k in cache.keys() if k.startswith((AC_PREFIX + key, CAS_PREFIX + key))]
         if len(matches) != 1:
             cache.close()
             raise UsageError(f"{len(matches)} cache entries match '{key}'", hint="give a longer key prefix")

@@ -33,7 +33,10 @@ def group(ctx: click.Context, as_json: bool, project_dir: str | None) -> None:
     if as_json:
         echo_json({**s, "currency": budget.currency, "decimals": budget.decimals})
         return
-    money = lambda v: format_amount(v, budget)  # noqa: E731
+
+    def money(v: int) -> str:
+        return format_amount(v, budget)
+
     click.echo(f"balance    {money(s['balance'])}")
     click.echo(f"reserved   {money(s['reserved'])}")
     click.echo(f"available  {money(s['available'])}")

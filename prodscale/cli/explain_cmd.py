@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import click
 
 from prodscale.cli.common import echo_json, json_option
@@ -26,7 +28,7 @@ def command(code: str, engine: str | None, as_json: bool, project_dir: str | Non
         except ConfigError:
             engine = newest()
     rules = load_rules(engine)
-    text = explain(code.strip().upper(), rules.data)
+    text = explain(code.strip().upper(), cast(dict[str, dict[str, Any]], rules.data))
     if as_json:
         echo_json({"code": code.strip().upper(), "engine": engine, "text": text})
     else:

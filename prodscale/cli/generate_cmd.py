@@ -28,7 +28,7 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
     from prodscale.storage.ledger import Ledger, RunToken
 
     project = open_project(project_dir)
-    cfg = dict(path="prodscale.toml", text=project.config_text)
+    cfg = {"path": "prodscale.toml", "text": project.config_text}
     providers = parse_providers(project.settings.raw, **cfg)
     budget = parse_budget(project.settings.raw, **cfg)
     if provider_name is None and len(providers) == 1:
@@ -38,7 +38,10 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
         raise UsageError(f"no provider named '{provider_name}'" if provider_name else "name a provider with --provider",
                          hint=f"providers in prodscale.toml: {known}; see docs/generation.md")
     provider = providers[provider_name]
-    money = lambda v: format_amount(v, budget)  # noqa: E731
+
+    def money(v: int) -> str:
+        return format_amount(v, budget)
+
     ledger = Ledger.for_state_dir(project.state_dir)
     clips, notes = load_clips(project, list(stories), provider)
     clips = resolve_keys(clips, ledger, provider, adopt=not dry_run)

@@ -24,7 +24,7 @@ def show(as_json: bool, project_dir: str | None) -> None:
     if as_json:
         echo_json({"stories": lock.stories})
         return
-    rows = [("STORY", "ENGINE", "FLOOR", "STORY HASH", "SHOT SPECS", "PROMPTS", "COMPILATION")]
+    rows: list[tuple[str, ...]] = [("STORY", "ENGINE", "FLOOR", "STORY HASH", "SHOT SPECS", "PROMPTS", "COMPILATION")]
     for name in sorted(lock.stories):
         e = lock.stories[name]
         rows.append((name, e.get("engine", "?"), e.get("floor", "?"),
@@ -32,7 +32,7 @@ def show(as_json: bool, project_dir: str | None) -> None:
                                                          "compilation_hash"))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
     if len(rows) == 1:
         click.echo("(no story pinned yet: run prodscale build)")
 

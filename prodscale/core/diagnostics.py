@@ -27,7 +27,7 @@ class Diagnostic:
     acknowledged: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def shifted(self, lines: int) -> "Diagnostic":
+    def shifted(self, lines: int) -> Diagnostic:
         """The same diagnostic with its span moved down by ``lines`` (scene-relative -> file)."""
         if self.span is None or lines == 0:
             return self
@@ -48,7 +48,7 @@ class Diagnostic:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Diagnostic":
+    def from_dict(cls, data: dict[str, Any]) -> Diagnostic:
         span = Span.from_dict(data["span"]) if data.get("span") else None
         return cls(severity=data["severity"], code=data["code"], message=data["message"], span=span,
                    help=data.get("help"), acknowledged=data.get("acknowledged"), extra=data.get("extra") or {})

@@ -20,7 +20,7 @@ RULE_FILES = ("sanitize.toml", "prompts.toml", "shot_specs.toml", "src.toml", "r
 
 def _parser_codes() -> dict[str, Any]:
     try:
-        from prodscale.core import fountain  # type: ignore[attr-defined]
+        from prodscale.core import fountain
     except Exception:
         return {}
     codes = getattr(fountain, "PARSER_CODES", {}) or {}
@@ -39,6 +39,7 @@ def _parser_rule(code: str) -> dict[str, Any] | None:
     entry = _parser_codes().get(code)
     if entry is None:
         return None
+    out: dict[str, Any]
     if isinstance(entry, str):
         return {"code": code, "name": code.lower(), "level": "warning", "message": entry, "help": "",
                 "since": "1.0.0", "scope": ["story"], "kind": "parser"}
@@ -49,7 +50,7 @@ def _parser_rule(code: str) -> dict[str, Any] | None:
         if entry.get("example"):
             out.setdefault("fail", entry["example"])
         return out
-    out: dict[str, Any] = {"code": code, "kind": "parser", "since": "1.0.0", "scope": ["story"]}
+    out = {"code": code, "kind": "parser", "since": "1.0.0", "scope": ["story"]}
     for attr in ("name", "level", "severity", "message", "help", "why", "what", "fail", "pass", "fix", "since"):
         if hasattr(entry, attr):
             out[attr] = getattr(entry, attr)

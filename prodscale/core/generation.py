@@ -19,7 +19,8 @@ import random
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from prodscale.core.canon import digest_obj
 from prodscale.core.settings import _line_of

@@ -8,7 +8,7 @@ touches, so a no-op build never pays for it.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
@@ -98,6 +98,6 @@ def to_mermaid(graph: nx.DiGraph) -> str:
 
 def to_json(graph: nx.DiGraph) -> dict[str, object]:
     return {
-        "nodes": [{"id": n, **{k: v for k, v in sorted(graph.nodes[n].items())}} for n in sorted(graph.nodes)],
+        "nodes": [{"id": n, **dict(sorted(graph.nodes[n].items()))} for n in sorted(graph.nodes)],
         "edges": [[a, b] for a, b in sorted(graph.edges)],
     }

@@ -1,8 +1,9 @@
 """Action keys: the hash of everything that can change an action's output, and nothing else.
 
 Components (design, "Action keys and the cache"): the rule's name and implementation version,
-the interpreter's Unicode version (``unicodedata.unidata_version``), the engine version, the digests of the rule files it reads, the digests of the settings it
-reads, and the digests of its inputs. No paths, no times. ``why`` compares components, so they
+the interpreter's Unicode version (``unicodedata.unidata_version``), the engine version, the
+digests of the rule files it reads, the digests of the settings it reads, and the digests of its
+inputs. No paths, no times. ``why`` compares components, so they
 are kept as a dict, not only hashed.
 """
 

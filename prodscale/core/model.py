@@ -34,7 +34,7 @@ class Span:
     end_line: int
     end_col: int
 
-    def shifted(self, lines: int) -> "Span":
+    def shifted(self, lines: int) -> Span:
         return Span(self.start_line + lines, self.start_col, self.end_line + lines, self.end_col)
 
     def to_dict(self) -> dict[str, int]:
@@ -42,7 +42,7 @@ class Span:
                 "end_line": self.end_line, "end_col": self.end_col}
 
     @classmethod
-    def from_dict(cls, d: dict[str, int]) -> "Span":
+    def from_dict(cls, d: dict[str, int]) -> Span:
         return cls(d["start_line"], d["start_col"], d["end_line"], d["end_col"])
 
 
@@ -83,7 +83,7 @@ class Element:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Element":
+    def from_dict(cls, d: dict[str, Any]) -> Element:
         return cls(kind=d["kind"], text=d["text"], span=Span.from_dict(d["span"]), name=d.get("name"),
                    extension=d.get("extension"), dual=bool(d.get("dual", False)), level=d.get("level"),
                    forced=bool(d.get("forced", False)))
@@ -116,7 +116,7 @@ class Scene:
                 "number": self.number, "forced": self.forced, "elements": [e.to_dict() for e in self.elements]}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Scene":
+    def from_dict(cls, d: dict[str, Any]) -> Scene:
         return cls(heading=d["heading"], heading_span=Span.from_dict(d["heading_span"]),
                    span=Span.from_dict(d["span"]), int_ext=d.get("int_ext"), location=d.get("location"),
                    time_of_day=d.get("time_of_day"), number=d.get("number"), forced=bool(d.get("forced", False)),

@@ -28,6 +28,10 @@ _KNOWN: dict[str, set[str] | None] = {
 }
 
 
+# what each [style] key looks like, for the hint of a wrong-typed value
+_STYLE_EXAMPLES = {"look": "natural light, 35mm film grain", "aspect": "16:9", "negative": "text, watermark"}
+
+
 @dataclass(frozen=True)
 class Settings:
     raw: dict[str, Any]
@@ -105,7 +109,7 @@ def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings
             for key, v in value.items():
                 if not isinstance(v, str):
                     raise fail(f"[style] {key} must be a string, not {type(v).__name__}", key,
-                               f'e.g. {key} = "natural light, 35mm film grain"')
+                               f'e.g. {key} = "{_STYLE_EXAMPLES.get(key, "...")}"')
     project = data.get("project", {})
 
     def text_value(key: str, default: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, cast
+from collections.abc import Callable
 
 import orjson
 
@@ -25,6 +26,8 @@ from prodscale.exec.commit import CommitSpec, Committed, prepare_commit, write_c
 from prodscale.storage.cache import CacheDamaged
 
 AGGREGATE = "aggregate"
+# the aggregation's run(story, scenes, rules, settings): declared in a StageSpec, whose run is typed as a stage's
+AggregateFn = Callable[[dict[str, Any], list[dict[str, Any]], dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         sel = settings.select(spec.settings)
         if spec.name not in sel_digests:
             sel_digests[spec.name] = {k: digest_obj(v) for k, v in sel.items()}
-        comps = components(spec, ctx.engine, rules.digests, sel, input_digests, sel_digests[spec.name])
+        # a digest not known yet (None) goes into the key as null; such a key is never looked up (usable below)
+        comps = components(spec, ctx.engine, rules.digests, sel, cast(dict[str, str], input_digests),
+                           sel_digests[spec.name])
         if ctx.preview_code:
             comps["impl"] = f"{comps['impl']}+preview.{ctx.preview_code}"
         akey = action_key(comps)
@@ -131,7 +136,7 @@ def _runner(ctx: TaskContext, worker: Worker, result: TaskResult,
         out_obj, out_digest = None, None
         if got is not None and got[1] is not None:  # a record without its output is a miss
             record, blob = got
-            out_obj, out_digest = orjson.loads(blob), record["out"]
+            out_obj, out_digest = orjson.loads(cast(bytes, blob)), record["out"]
         prev = old.get(target)
         if out_digest is not None:
             result.cached += 1
@@ -306,7 +311,8 @@ def _aggregate(t: _Task, ctx: TaskContext, story: str, meta: dict[str, Any], sce
                     outs[stage] = orjson.loads(got[1])
             inputs.append({"index": s["index"], "line_offset": s["line_offset"], "heading": s["heading"],
                            "number": s["number"], **outs})
-        out = agg.run(meta, inputs, {f: rules.data[f] for f in agg.rule_files}, settings.select(agg.settings))
+        out = cast(AggregateFn, agg.run)(meta, inputs, {f: rules.data[f] for f in agg.rule_files},
+                                         settings.select(agg.settings))
         fresh.clear()
         files = {}
         for name, data in sorted(out["files"].items()):

@@ -27,6 +27,7 @@ from prodscale.core import engines as engines_mod
 from prodscale.core.keys import UNICODE_VERSION
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
+from prodscale.core.plan import Reason, Recorded, plan_story
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.exec.actions import (ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk,
                                     run_story)
@@ -134,6 +135,7 @@ class BuildReport:
     errors: list[ProdscaleError] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    reasons: dict[str, list[Reason]] = field(default_factory=dict)  # why each compiled story was stale
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -156,7 +158,8 @@ class BuildReport:
             "cached": self.cached,
             "failed": list(self.failed),
             "stories": {n: {"status": o.status, "engine": o.engine, "counts": o.counts,
-                            "diagnostics": o.diagnostics} for n, o in sorted(self.stories.items())},
+                            "diagnostics": o.diagnostics, "why": [r.to_json() for r in self.reasons.get(n, [])]}
+                        for n, o in sorted(self.stories.items())},
             "seconds": round(self.seconds, 3),
             "errors": [e.render() for e in self.errors],
             "problems": list(self.problems),
@@ -662,6 +665,12 @@ class Builder:
             self.log.remove(folder.name)
             report.removed.append(folder.name)
 
+    def plan(self, sf: StoryFile, rec: StoryRecord | None, parts: dict[str, Any], key: str) -> list[Reason]:
+        """Why the story must be compiled again (empty: up to date), from the one planner build and status share."""
+        recorded = None if rec is None else Recorded(rec.parts, rec.story_key, rec.path)
+        return plan_story(recorded, parts, key, sf.rel_path,
+                          lambda: rec is not None and self._outputs_intact(sf.name, rec))
+
     def _outputs_intact(self, name: str, rec: StoryRecord) -> bool:
         out_dir = self.project.build_dir / name
         for fname, digest in rec.outputs.items():
@@ -697,8 +706,9 @@ class Builder:
         parts = self.story_key_parts(text_digest, engine, rules)
         key = digest_obj(parts)
         self.last_parts[sf.name] = parts
-        if not force and not sub and rec is not None and rec.story_key == key and rec.path == sf.rel_path \
-                and self._outputs_intact(sf.name, rec):
+        reasons = [] if force or sub else self.plan(sf, rec, parts, key)
+        if not force and not sub and not reasons:
+            assert rec is not None  # the planner calls a story without a record new
             entry = self.lock().stories.get(sf.name)
             if entry is None:
                 self.lock().stories[sf.name] = dict(rec.lock_entry)  # a deleted lock is restored
@@ -716,6 +726,8 @@ class Builder:
             return None
         if text is None:
             text = self.read_text(sf)
+        if reasons:
+            report.reasons[sf.name] = reasons
         return self._prepare(sf, text, text_digest, key, engine, rules, report, sub, dry_run, st)
 
     def _settle_engine(self, sf: StoryFile, story: Any, engine: str) -> tuple[str, str]:
@@ -760,7 +772,7 @@ class Builder:
         ctx = TaskContext(root=str(self.project.root), engine=engine_version, rules_digest=rules.digest,
                           build_nonce=self.build_nonce,
                           preview_code=self.preview_code(engine),
-                          settings_raw=settings.raw, run_id=report.run_id, at=now_iso(), dry_run=dry_run)
+                          settings_raw=settings.raw, run_id=report.run_id, at=compiled_at(), dry_run=dry_run)
         # the story's text, stored once: `why` slices a scene's lines out of it for its diffs
         text_blob = text_digest  # stored by the story's commit, in the same transaction as its manifest
         scenes = [{"index": u.index, "payload": u.payload, "first": u.first_line, "last": u.last_line,

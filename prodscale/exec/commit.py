@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import orjson
 
@@ -109,6 +110,7 @@ def _run_record(cache: Any, out_dir: Path, chash: str, spec: CommitSpec) -> dict
     """When this exact compilation was first produced: reused while the compilation hash holds,
     so rebuilding unchanged work (even from an empty cache) leaves manifest.json byte-identical; under
     SOURCE_DATE_EPOCH, that epoch's record, always."""
+    known: dict[str, str] | None
     if spec.pinned_time:
         # SOURCE_DATE_EPOCH decides compiled_at and the run id: a record an earlier build cached loses to it
         known = {"compiled_at": spec.compiled_at, "run_id": spec.run_id}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from prodscale.errors import UsageError
 
@@ -36,7 +37,7 @@ class InlineExecutor:
         fut: cf.Future[Any] = cf.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future like a pool would
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             fut.set_exception(exc)
@@ -114,14 +115,17 @@ class DaskExecutor:
         except ImportError:
             raise UsageError("the dask executor needs the 'distributed' package",
                              hint="pip install 'prodscale[dask]'") from None
-        self._cluster = None
+        # distributed's constructors and close() are not annotated: they are called through Any
+        new_cluster: Callable[..., Any] = LocalCluster
+        new_client: Callable[..., Any] = Client
+        self._cluster: Any = None
         if not address:
             # no --scheduler: a LocalCluster on this machine, as the help says (one process a worker)
-            self._cluster = LocalCluster(n_workers=jobs or usable_cores(), threads_per_worker=1, processes=True,
-                                         dashboard_address=None, host="127.0.0.1")
-            self._client = Client(self._cluster, set_as_default=False)
+            self._cluster = new_cluster(n_workers=jobs or usable_cores(), threads_per_worker=1, processes=True,
+                                        dashboard_address=None, host="127.0.0.1")
+            self._client = new_client(self._cluster, set_as_default=False)
         else:
-            self._client = Client(address, set_as_default=False)
+            self._client = new_client(address, set_as_default=False)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

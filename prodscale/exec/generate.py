@@ -26,7 +26,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from prodscale.core.canon import pretty_json
 from prodscale.core.generation import (ProviderConfig, canonical_request, checked_cost, estimate_cost,
@@ -139,10 +140,9 @@ def load_clips(project: Any, stories: list[str], provider: ProviderConfig, *,
     if check_fresh:
         from prodscale.exec.builder import Builder
         from prodscale.exec.status import story_lines
-        # the prompts do not depend on [providers] or [budget]: editing those does not make them stale
-        ignorable = {"settings [providers] changed", "settings [budget] changed"}
-        stale = [r for r in story_lines(Builder(project)) if r["story"] in selected and r["state"] != "up-to-date"
-                 and not (r.get("reasons") and set(r["reasons"]) <= ignorable)]
+        # (the prompts do not depend on [providers] or [budget]: those sections are not in a story's key, so
+        # editing them never makes a story stale; any reason the planner gives is one not to pay)
+        stale = [r for r in story_lines(Builder(project)) if r["story"] in selected and r["state"] != "up-to-date"]
         if stale:
             names = ", ".join(r["story"] for r in stale)
             raise UsageError(f"the prompts of {names} are not up to date with the stories",
@@ -175,7 +175,7 @@ def estimate(clips: list[Clip], ledger: Ledger) -> dict[str, Any]:
     """Per story and in total: how many clips would be sent, what they would cost, and the seconds billed
     for them beside the seconds of them on screen (``screen_ms`` is None when a clip's engine does not say)."""
     rows = ledger.rows([c.key for c in clips])
-    stories: dict[str, dict[str, int]] = {}
+    stories: dict[str, dict[str, Any]] = {}  # counts and sums; screen_ms becomes None when a clip does not say
     seen: set[str] = set()
     for c in clips:
         s = stories.setdefault(c.story, {"clips": 0, "to_send": 0, "estimate": 0, "completed": 0, "in_flight": 0,

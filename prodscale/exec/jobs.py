@@ -16,14 +16,15 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from prodscale.errors import UsageError
 from prodscale.exec.progress import ProgressState
 from prodscale.storage.jobs import ACTIVE, CANCELLED, DEAD, DONE, FAILED, RESUMABLE, Job, JobStore, \
     process_start_time
 from prodscale.storage.project import Project
-from prodscale.storage.fs import fix_mode, make_dirs
+from prodscale.storage.fs import make_dirs
 
 CANCEL_EXIT = 128 + signal.SIGTERM  # the exit code of a cancelled job, as a shell would report it
 FLUSH_EVERY_S = 0.5
@@ -205,7 +206,7 @@ class JobRun:
         self.ended = False
         self._old_handler: Any = None
 
-    def __enter__(self) -> "JobRun":
+    def __enter__(self) -> JobRun:
         pid = os.getpid()
         if not self.store.mark_running(self.job_id, pid, process_start_time(pid)):
             job = get_job(self.store, self.job_id)

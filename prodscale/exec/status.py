@@ -1,8 +1,8 @@
 """``status``: what is stale and why, one line per story, without running anything.
 
-Uses the same fast path as ``build`` (state file + stats), and compares the story's recorded key
-parts (text, engine, rule files, settings sections, code) with today's to name the cause. For a
-changed text it names the scenes whose content is new, from the build log.
+Uses the same fast path as ``build`` (state file + stats) and the same planner
+(:func:`prodscale.core.plan.plan_story`), whose typed reasons each row carries (``why``) beside their
+sentences (``reasons``). For a changed text it names the scenes whose content is new, from the build log.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodscale.core.canon import digest_bytes, digest_obj
+from prodscale.core.plan import Reason
 from prodscale.errors import ProdscaleError
 from prodscale.storage.fs import stat_or_none
 
@@ -20,7 +21,7 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
     files, errors = project.story_files()
     rows: list[dict[str, Any]] = []
     for err in errors:
-        rows.append({"story": err.path, "state": "error", "reasons": [err.message]})
+        rows.append({"story": err.path, "state": "error", "reasons": [err.message], "why": []})
     for sf in files:
         rec = state.stories.get(sf.name)
         engine = builder.engine_for(sf.name)
@@ -33,37 +34,24 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
                 text = builder.read_text(sf)
                 text_digest = digest_bytes(text.encode("utf-8"))
         except ProdscaleError as err:
-            rows.append({"story": sf.name, "state": "error", "reasons": [err.render()]})
+            rows.append({"story": sf.name, "state": "error", "reasons": [err.render()], "why": []})
             continue
         parts = builder.story_key_parts(text_digest, engine, rules)
-        if rec is None:
-            rows.append({"story": sf.name, "state": "stale", "reasons": ["new story: never built"]})
-            continue
-        reasons: list[str] = []
-        old = rec.parts
-        if old.get("text") != parts["text"]:
-            reasons.append("story text changed" + _scene_detail(builder, sf, text))
-        if old.get("engine") != parts["engine"]:
-            reasons.append(f"engine {old.get('engine')} -> {parts['engine']}")
-        for fname in sorted(set(old.get("rules", {})) | set(parts["rules"])):
-            if old.get("rules", {}).get(fname) != parts["rules"].get(fname):
-                reasons.append(f"rule data rules/{engine}/{fname} changed")
-        for section in sorted(set(old.get("settings", {})) | set(parts["settings"])):
-            if old.get("settings", {}).get(section) != parts["settings"].get(section):
-                reasons.append(f"settings [{section}] changed")
-        if old.get("code") != parts["code"] or old.get("parser") != parts["parser"]:
-            reasons.append("prodscale's stage code changed")
-        if rec.story_key != digest_obj(parts) and not reasons:
-            reasons.append("build record from another version")
-        if not reasons and not builder._outputs_intact(sf.name, rec):
-            reasons.append(f"outputs under build/{sf.name}/ are missing or were modified")
-        if reasons:
-            rows.append({"story": sf.name, "state": "stale", "reasons": reasons})
-        else:
-            rows.append({"story": sf.name, "state": "up-to-date", "status": rec.status, "reasons": []})
+        reasons = builder.plan(sf, rec, parts, digest_obj(parts))
+        if any(r.kind == "text" for r in reasons):  # the scenes whose content is new, from the build log
+            detail = _scene_detail(builder, sf, text)
+            reasons = [Reason("text", detail) if r.kind == "text" else r for r in reasons]
+        row: dict[str, Any] = {"story": sf.name, "state": "stale" if reasons else "up-to-date",
+                               "reasons": [r.text(sf.name, engine) for r in reasons],
+                               "why": [r.to_json() for r in reasons]}
+        if not reasons:
+            assert rec is not None
+            row["status"] = rec.status
+        rows.append(row)
     names = {sf.name for sf in files}
     for gone in sorted(set(state.stories) - names):
-        rows.append({"story": gone, "state": "deleted", "reasons": ["story file removed: outputs will be deleted"]})
+        rows.append({"story": gone, "state": "deleted", "reasons": ["story file removed: outputs will be deleted"],
+                     "why": []})
     return rows
 
 

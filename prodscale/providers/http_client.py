@@ -21,11 +21,11 @@ import http.client
 import json
 import os
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 from prodscale.core.generation import ProviderConfig, backoff_ms, parse_retry_after
@@ -68,7 +68,7 @@ class HttpProvider:
 
     @classmethod
     def from_env(cls, config: ProviderConfig, environ: Mapping[str, str] | None = None,
-                 **kwargs: Any) -> "HttpProvider":
+                 **kwargs: Any) -> HttpProvider:
         env = os.environ if environ is None else environ
         value = env.get(config.api_key_env, "").strip()
         if not value:
@@ -81,18 +81,20 @@ class HttpProvider:
 
     def submit(self, key: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST the request under its idempotency key; the job (new or replayed)."""
-        data = self._call("POST", "/v1/generations", key=key, body=body)
+        data: dict[str, Any] | None = self._call("POST", "/v1/generations", key=key, body=body)
         assert data is not None
         return data
 
     def get_job(self, job_id: str, key: str) -> dict[str, Any]:
-        data = self._call("GET", f"/v1/generations/{quote(job_id, safe='')}", key=key)
+        data: dict[str, Any] | None = self._call("GET", f"/v1/generations/{quote(job_id, safe='')}", key=key)
         assert data is not None
         return data
 
     def find(self, key: str) -> dict[str, Any] | None:
         """The job the provider holds under ``key``, or None if it never got the request."""
-        return self._call("GET", f"/v1/generations?idempotency_key={quote(key, safe='')}", key=key, missing_ok=True)
+        job: dict[str, Any] | None = self._call("GET", f"/v1/generations?idempotency_key={quote(key, safe='')}",
+                                                key=key, missing_ok=True)
+        return job
 
     def fetch_to(self, url: str, key: str, dest: Path) -> int:
         """Download the result behind an output URL on the provider's host into ``dest``, as it arrives
@@ -137,7 +139,7 @@ class HttpProvider:
                 status, headers, data = self._once(method, path, key, payload, sink)
             except ConnectionRefusedError:
                 last = "connection refused"
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 maybe_sent = True
                 last = f"no answer within {policy.timeout_ms} ms"
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
@@ -213,7 +215,7 @@ def _read_bounded(resp: Any, *, deadline: float, limit: int) -> bytes:
     size = 0
     while True:
         if time.monotonic() > deadline:
-            raise socket.timeout("the provider's answer did not arrive within the call's timeout")
+            raise TimeoutError("the provider's answer did not arrive within the call's timeout")
         chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
         if not chunk:
             return b"".join(chunks)
@@ -234,7 +236,7 @@ def _stream_bounded(resp: Any, sink: BinaryIO, *, timeout: float, limit: int) ->
     size = 0
     while True:
         if time.monotonic() - started > timeout + size / MIN_RESULT_RATE:
-            raise socket.timeout("the result arrives too slowly (under 64 KiB/s); given up")
+            raise TimeoutError("the result arrives too slowly (under 64 KiB/s); given up")
         chunk = resp.read1(1 << 20) if hasattr(resp, "read1") else resp.read(1 << 20)
         if not chunk:
             return

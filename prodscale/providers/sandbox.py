@@ -241,12 +241,12 @@ def _validate(body: Any, prices: dict[str, Any]) -> str | None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "SandboxHTTPServer"
+    server: SandboxHTTPServer
     session: SandboxSession  # the session the request arrived in (see SandboxHTTPServer.process_request)
     protocol_version = "HTTP/1.0"
     timeout = 30
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:  # the request line only; headers (the API key) are never logged
             super().log_message(format, *args)
 
@@ -300,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------- routes
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         with self.session.lock:
             self.session.requests += 1
         url = urlsplit(self.path)
@@ -353,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send(200, self.session.placeholder(job))
         return self.error(404, "not_found", f"no route {url.path}")
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:
         with self.session.lock:
             self.session.requests += 1
         if urlsplit(self.path).path.rstrip("/") != "/v1/generations":
@@ -452,7 +452,7 @@ class SandboxServer:
         self.url = f"http://{HOST}:{self.port}"
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "SandboxServer":
+    def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="prodscale-sandbox", daemon=True)
         self._thread.start()
@@ -473,7 +473,7 @@ class SandboxServer:
         return {"charges": charges, "count": len(charges), "distinct_keys": len({c["key"] for c in charges}),
                 "net": sum(c["amount"] for c in charges if not c["refunded"])}
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

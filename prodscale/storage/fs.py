@@ -13,7 +13,8 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
+from collections.abc import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +30,14 @@ class FileStat:
     ctime_ns: int = -1
 
     @classmethod
-    def of(cls, st: os.stat_result) -> "FileStat":
+    def of(cls, st: os.stat_result) -> FileStat:
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
     def to_list(self) -> list[int]:
         return [self.size, self.mtime_ns, self.ino, self.ctime_ns]
 
     @classmethod
-    def from_list(cls, data: list[int]) -> "FileStat":
+    def from_list(cls, data: list[int]) -> FileStat:
         return cls(int(data[0]), int(data[1]), int(data[2]), int(data[3]) if len(data) > 3 else -1)
 
 
@@ -97,7 +98,8 @@ def _signals_deferred() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # keyed by int: the signal numbers the handler below records (and looks up) are plain ints
+    saved: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in saved:
         signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:

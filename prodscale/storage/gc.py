@@ -10,7 +10,8 @@ absent story, like the pin itself). Collection deletes the rest and says how muc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import orjson
 
@@ -51,8 +52,8 @@ def live_set(cache: Cache, state: BuildState, log: BuildLog, pinned: Iterable[st
         got = cache.get_result(key) if key else None
         if got is None:
             continue
-        rec, blob = got
-        if blob and str(rec.get("target", "")).endswith(":aggregate"):
+        record, blob = got
+        if blob and str(record.get("target", "")).endswith(":aggregate"):
             live.blobs.update(_aggregate_files(blob))
     live.keys.discard("")
     live.blobs.discard("")

@@ -18,7 +18,8 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 from prodscale.storage.fs import fix_mode, make_dirs
 
 SCHEMA = 1
@@ -98,7 +99,7 @@ class Job:
     result: dict[str, Any] | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Job":
+    def from_row(cls, row: sqlite3.Row) -> Job:
         d = dict(zip(_COLUMNS, row, strict=True))
         d["argv"] = json.loads(d["argv"])
         d["stages"] = json.loads(d["stages"] or "{}")
@@ -166,13 +167,13 @@ class JobStore:
         return conn
 
     @staticmethod
-    def _tx(conn: sqlite3.Connection) -> "_Tx":
+    def _tx(conn: sqlite3.Connection) -> _Tx:
         return _Tx(conn)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "JobStore":
+    def __enter__(self) -> JobStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,7 +31,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from prodscale.errors import IntegrityError, ProdscaleError, UsageError
 from prodscale.storage.fs import fix_mode, make_dirs
@@ -123,7 +124,7 @@ class Ledger:
                                  "the ledger holds money and is never reset automatically")
 
     @classmethod
-    def for_state_dir(cls, state_dir: Path) -> "Ledger":
+    def for_state_dir(cls, state_dir: Path) -> Ledger:
         return cls(Path(state_dir) / LEDGER_NAME)
 
     # ------------------------------------------------------------------ plumbing
@@ -421,7 +422,7 @@ class RunToken:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "RunToken":
+    def __enter__(self) -> RunToken:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from prodscale.errors import LockBusy
 from prodscale.storage.fs import fix_mode, make_dirs
@@ -46,7 +46,7 @@ class ProjectLock:
             return "another prodscale process"
 
     def acquire(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None,
-                timeout: float | None = None) -> "ProjectLock":
+                timeout: float | None = None) -> ProjectLock:
         make_dirs(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fix_mode(self.path)
@@ -89,7 +89,7 @@ class ProjectLock:
             HELD_FDS.discard(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "ProjectLock":
+    def __enter__(self) -> ProjectLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

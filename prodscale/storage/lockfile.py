@@ -37,7 +37,7 @@ class LockFile:
     loaded: dict[str, dict[str, str]] | None = None  # what the file held when read (to skip no-op saves)
 
     @classmethod
-    def load(cls, root: Path, snapshot: dict[str, Any] | None = None) -> "LockFile":
+    def load(cls, root: Path, snapshot: dict[str, Any] | None = None) -> LockFile:
         """Read the lock. ``snapshot`` ({"stat": [...], "stories": {...}} from the build state) is used
         instead of parsing when the file's bytes still hash to it: a no-op build of a thousand stories
         should not parse a thousand TOML tables. (Hashing the bytes costs well under a millisecond.)"""

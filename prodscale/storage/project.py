@@ -152,7 +152,7 @@ class Project:
         self.config_text, self.settings = self._load_settings()
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str] | None) -> "Project":
+    def open(cls, directory: str | os.PathLike[str] | None) -> Project:
         start = Path(directory) if directory else Path.cwd()
         if directory and not start.is_dir():
             raise UsageError(f"project folder {directory} does not exist")
@@ -167,8 +167,8 @@ class Project:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise ConfigError("not valid UTF-8", path=CONFIG_NAME, line=line, hint="save it as UTF-8") from None
+            bad_line = raw[: exc.start].count(b"\n") + 1
+            raise ConfigError("not valid UTF-8", path=CONFIG_NAME, line=bad_line, hint="save it as UTF-8") from None
         try:
             data = tomllib.loads(text)
         except RecursionError:   # 5,000-deep arrays: the parser's recursion, not a traceback

@@ -68,7 +68,7 @@ class StoryRecord:
                 "counts": self.counts, "parts": self.parts, "lock_entry": self.lock_entry, "codes": self.codes}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StoryRecord":
+    def from_dict(cls, d: dict[str, Any]) -> StoryRecord:
         return cls(path=d["path"], stat=FileStat.from_list(d["stat"]), text_digest=d["text_digest"],
                    story_key=d["story_key"], engine=d["engine"], status=d["status"], outputs=dict(d["outputs"]),
                    output_stats={k: FileStat.from_list(v) for k, v in d["output_stats"].items()},
@@ -88,7 +88,7 @@ class BuildState:
         self.lock_snapshot: dict[str, Any] | None = None
         self._loaded_parts: list[dict[str, Any]] = []
 
-    def load(self) -> "BuildState":
+    def load(self) -> BuildState:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:

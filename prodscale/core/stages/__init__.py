@@ -26,7 +26,8 @@ files; it is where scene numbers, file line numbers and cross-scene checks come 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 StageFn = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], dict[str, Any]]
 

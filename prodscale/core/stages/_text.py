@@ -15,7 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Sequence
 
 from prodscale.core.canon import canonical_json
 from prodscale.core.diagnostics import Diagnostic
@@ -30,8 +31,9 @@ T = TypeVar("T")
 NOTE_RE = re.compile(r"\[\[.*?\]\]", re.S)
 BONEYARD_RE = re.compile(r"/\*.*?\*/", re.S)
 
+_strip_emphasis: Callable[[str], str] | None
 try:  # the parser's rule when it is there (one definition of emphasis for the whole project)
-    from prodscale.core.fountain import strip_emphasis as _strip_emphasis  # type: ignore[attr-defined]
+    from prodscale.core.fountain import strip_emphasis as _strip_emphasis
 except Exception:  # pragma: no cover - only before the parser lands
     _strip_emphasis = None
 
@@ -148,7 +150,7 @@ def term_set(terms: tuple[str, ...]) -> TermSet:
         if m is None:
             firsts = None
             break
-        firsts.add(m.group(0))
+        cast(set[str], firsts).add(m.group(0))  # never None here: a None ends the loop
     return TermSet(re.compile(f"{_B_BEFORE}(?:{body}){_B_AFTER}"), None if firsts is None else frozenset(firsts))
 
 

@@ -72,9 +72,8 @@ def _present(facts: dict[str, Any], story_chars: list[str]) -> list[str]:
     out = {s["name"] for s in facts.get("speakers", []) if s.get("onscreen")}
     for c in story_chars:
         key = fold_term(c)
-        if any(key == p or f" {key} " in f" {p} " for p in facts.get("named", [])):
-            out.add(c)
-        elif any(name_in_run(c, i["text"]) for i in facts.get("introduced", [])):
+        if any(key == p or f" {key} " in f" {p} " for p in facts.get("named", [])) \
+                or any(name_in_run(c, i["text"]) for i in facts.get("introduced", [])):
             out.add(c)
     return sorted(out)
 

@@ -50,11 +50,11 @@ def split_duration(total_ms: int, allowed_ms: list[int]) -> list[tuple[int, int]
 
 def _char_lookup(characters: dict[str, Any] | None) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key in sorted((characters or {})):
+    for key in sorted(characters or {}):
         entry = (characters or {})[key]
         desc = entry.get("description", "") if isinstance(entry, dict) else str(entry)
         try:
-            from prodscale.core.fountain import normalize_character  # type: ignore[attr-defined]
+            from prodscale.core.fountain import normalize_character
             name = normalize_character(key)[0]
         except Exception:
             name = key
@@ -270,7 +270,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 {"prompt": prompt, "negative_prompt": negative, "duration_ms": clip_ms, "aspect": aspect,
                  "seed": clip["seed"], "profile": profile_name}, check=False)
             clips.append(clip)
-    for (code, _), rep in sorted(gate_reports.items()):
+    for (_code, _), rep in sorted(gate_reports.items()):
         gate = rep["gate"]
         diags.append(diag(rep["rule"], rep["span"], {"match": rep["match"], "gate": gate["code"],
                                                       "clips": rep["clips"]},

@@ -379,8 +379,8 @@ def build_shots(scene: dict[str, Any], data: dict[str, Any]) -> tuple[list[dict[
     # first appearance
     setups: dict[tuple[Any, ...], int] = {}
     for i, s in enumerate(shots):
-        key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
-        s["setup"] = setups.setdefault(key, len(setups) + 1)
+        setup_key = (s["size"], s["angle"], s["movement"], s["lens_mm"], tuple(s["subjects"]))
+        s["setup"] = setups.setdefault(setup_key, len(setups) + 1)
         s["id"] = shot_letter(i)
         s["index"] = i + 1
     return shots, sort_diags(diags)

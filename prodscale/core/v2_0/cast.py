@@ -272,7 +272,7 @@ class Registry:
     intro_ages: list[tuple[int, str, int]] = field(default_factory=list)   # (scene position, name, age)
 
     @classmethod
-    def build(cls, scenes: list[list[dict[str, Any]]], data: dict[str, Any]) -> "Registry":
+    def build(cls, scenes: list[list[dict[str, Any]]], data: dict[str, Any]) -> Registry:
         lx = lists(data)
         speakers: list[str] = []
         intros: dict[str, int | None] = {}
@@ -432,7 +432,7 @@ def _modifier_of_next(text: str, end: int, words: list[str]) -> bool:
     return bool(_ADJECTIVE_END.search(last)) or len(last) <= 2
 
 
-def _prop_candidate(words: list[str], lx: Lists, registry: "Registry") -> bool:
+def _prop_candidate(words: list[str], lx: Lists, registry: Registry) -> bool:
     """A capitalised run that can be a prop: short, no acronym with stops, no person's word, no
     body part or place, no word of a character's name."""
     if not 1 <= len(words) <= 3 or " ".join(words) in lx.not_props or words[-1] in lx.not_props:
@@ -588,7 +588,7 @@ def scene_cast(elements: list[dict[str, Any]], registry: Registry, data: dict[st
             c["age"] = age
             if age < lx.adult_age:
                 tag("minors", name, c["line"], "age", age=age)
-    for key, item in list(found["background"].items()):
+    for _key, item in list(found["background"].items()):
         if _minor_words(item["item"].upper().split(), lx):
             tag("minors", item["item"], item["line"], "words")
     out_cast = list(cast.values())   # in order of first appearance

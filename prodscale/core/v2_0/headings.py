@@ -200,7 +200,7 @@ def _read(rest: str, int_ext: str | None, v: Vocabulary) -> HeadingReading:
     for dash_seg in _DASHES.split(body):
         pieces = [norm(p) for p in v.split.split(dash_seg)]
         seg_places: list[str] = []
-        for raw, seg in zip(v.split.split(dash_seg), pieces):
+        for raw, seg in zip(v.split.split(dash_seg), pieces, strict=False):
             if not seg:
                 continue
             kind, value = classify(seg, v)

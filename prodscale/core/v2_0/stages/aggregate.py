@@ -155,7 +155,7 @@ def statistics(story: dict[str, Any], scenes: list[dict[str, Any]], numbers: lis
     locations: dict[str, dict[str, Any]] = {}
     total_dialogue = 0
     words_ms_total = 0
-    for s, lay, number in zip(scenes, layouts, numbers):
+    for s, lay, number in zip(scenes, layouts, numbers, strict=False):
         sc = s["sanitize"]["scene"]
         lines = int(lay.get("lines", 0))
         e8 = P.eighths(lines, per_page, at_least_one=True)
@@ -315,14 +315,14 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
             clips_by_shot.setdefault(c["shot"], []).append(c)
         shots = (s.get("shot_specs") or {}).get("shots", [])
         ids = shot_ids(number, len(shots), number_set - {number})
-        number_of = {shot["index"]: shot_no for shot, shot_no in zip(shots, ids)}
+        number_of = {shot["index"]: shot_no for shot, shot_no in zip(shots, ids, strict=False)}
         packed_in: dict[int, str] = {}   # a shot whose line shares another shot's clip -> that clip, as framed
         size_of = {sh["setup"]: sh["size"] for sh in shots}
         for c in (s.get("prompts") or {}).get("clips", []):
             for index in c.get("packed", [])[1:]:
                 packed_in[index] = f"{number_of[c['shot']]}-{c['part']}, framed {size_of.get(c.get('setup'), '')}"
         shots_out = []
-        for shot, shot_no in zip(shots, ids):
+        for shot, shot_no in zip(shots, ids, strict=False):
             shots_out.append({**shot, "number": shot_no, "span": _shift_span(shot["span"], off)})
             n_shots += 1
             clips = clips_by_shot.get(shot["index"], [])
@@ -382,6 +382,7 @@ def run(story: dict[str, Any], scenes: list[dict[str, Any]], rules: dict[str, An
                            "facts": s["src"]["facts"], "diagnostics": mine})
 
     stats = statistics(story, scenes, numbers, rules["stats.toml"])
+    billing: dict[str, Any]
     billing = {"screen_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("screen_ms", 0)) for s in scenes),
                "billed_ms": sum(int(((s.get("prompts") or {}).get("billing") or {}).get("billed_ms", 0)) for s in scenes),
                "profile": next(((s.get("prompts") or {}).get("profile") for s in scenes if s.get("prompts")), "")}

@@ -447,7 +447,7 @@ def run(inputs: dict[str, Any], rules: dict[str, Any], settings: dict[str, Any])
                 {"prompt": prompt, "negative_prompt": negative, "duration_ms": clip_ms, "aspect": aspect,
                  "seed": clip["seed"], "profile": profile_name}, check=False)
             clips.append(clip)
-    for (code, _), rep in sorted(gate_reports.items()):
+    for (_code, _), rep in sorted(gate_reports.items()):
         gate = rep["gate"]
         diags.append(diag(rep["rule"], rep["span"], {"match": rep["match"], "gate": gate["code"],
                                                       "clips": rep["clips"]},
