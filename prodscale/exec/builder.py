@@ -34,6 +34,7 @@ from prodscale.exec.actions import (ActionFailed, TaskContext, TaskResult, Worke
 from prodscale.exec.commit import CommitSpec
 from prodscale.exec.executors import InlineExecutor, make_executor
 from prodscale.storage.cache import CacheDamaged
+from prodscale.storage.disk import REAL_DISK, Disk, SourceRead, read_source
 from prodscale.storage.fs import FileStat, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
 from prodscale.storage.lockfile import LOCK_NAME, LockFile
@@ -169,8 +170,10 @@ class BuildReport:
 
 class Builder:
     def __init__(self, project: Project, *, on_progress: Callable[[dict[str, Any]], None] | None = None,
-                 jobs: int | None = None, executor: str = "local", scheduler: str | None = None) -> None:
+                 jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+                 disk: Disk = REAL_DISK) -> None:
         self.project = project
+        self.disk = disk  # the story files' stats and bytes, and the clock dating the state (a fake in tests)
         self.jobs = jobs
         self.executor_name = executor
         self.scheduler = scheduler
@@ -225,7 +228,7 @@ class Builder:
         wrote = self.lock().save()
         if wrote or self.state_dirty or self.state.lock_snapshot is None:
             self.state.lock_snapshot = self.lock().snapshot()
-            self.state.save(run_id)
+            self.state.save(run_id, self.disk.now_ns())
 
     def engine_for(self, name: str) -> str:
         """The engine a story compiles with: a re-analysis override, else its pin, else the default."""
@@ -261,10 +264,23 @@ class Builder:
     def read_text(self, sf: StoryFile) -> str:
         from prodscale.core.text import normalize_source
         try:
-            data = sf.abs_path.read_bytes()
+            data = self.disk.read_bytes(sf.abs_path)
         except OSError as exc:
             raise InputError(f"cannot read the story: {exc.strerror}", path=sf.rel_path) from None
         return normalize_source(data, sf.rel_path)
+
+    def read_source(self, sf: StoryFile, rec: StoryRecord | None) -> SourceRead:
+        """The story's digest, trusted from its record when the stat allows (see storage/disk.py), else read."""
+        from prodscale.core.text import normalize_source
+        recorded = None if rec is None else (rec.stat, rec.text_digest)
+        try:
+            source = read_source(self.disk, sf.abs_path, sf.rel_path, recorded, self.state.written_ns,
+                                 normalize_source)
+        except OSError as exc:
+            raise InputError(f"cannot read the story: {exc.strerror}", path=sf.rel_path) from None
+        if source is None:
+            raise InputError("the story disappeared during the build", path=sf.rel_path)
+        return source
 
     def replay_diagnostics(self, outcome: StoryOutcome) -> None:
         """Fill an up-to-date story's diagnostics from its diagnostics.json, as a compiler replays
@@ -694,15 +710,8 @@ class Builder:
         self.check_engine(sf, engine)
         rules = self.project.rules(engine)
         rec = self.state.stories.get(sf.name)
-        st = stat_or_none(sf.abs_path)
-        if st is None:
-            raise InputError("the story disappeared during the build", path=sf.rel_path)
-        text: str | None = None
-        if rec is not None and rec.stat == st and not self.state.is_racy(st):
-            text_digest = rec.text_digest
-        else:
-            text = self.read_text(sf)
-            text_digest = digest_bytes(text.encode("utf-8"))
+        source = self.read_source(sf, rec)
+        st, text, text_digest = source.stat, source.text, source.text_digest
         parts = self.story_key_parts(text_digest, engine, rules)
         key = digest_obj(parts)
         self.last_parts[sf.name] = parts
@@ -720,7 +729,9 @@ class Builder:
             report.cached += rec.counts.get("actions", 0)
             report.stories[sf.name] = StoryOutcome(sf.name, rec.status, engine, rel_path=sf.rel_path,
                                                    counts=dict(rec.counts), codes=dict(rec.codes))
-            if rec.stat != st:
+            if rec.stat != st or text is not None:
+                # a new stat, or a racy one the bytes just proved: record it and re-date the state, so the
+                # next build trusts the stat instead of reading the file again
                 rec.stat = st
                 self.state_dirty = True
             return None

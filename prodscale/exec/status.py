@@ -12,7 +12,6 @@ from typing import Any
 from prodscale.core.canon import digest_bytes, digest_obj
 from prodscale.core.plan import Reason
 from prodscale.errors import ProdscaleError
-from prodscale.storage.fs import stat_or_none
 
 
 def story_lines(builder: Any) -> list[dict[str, Any]]:
@@ -27,12 +26,8 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
         engine = builder.engine_for(sf.name)
         try:
             rules = project.rules(engine)
-            st = stat_or_none(sf.abs_path)
-            if rec is not None and rec.stat == st and not state.is_racy(st):
-                text_digest, text = rec.text_digest, None
-            else:
-                text = builder.read_text(sf)
-                text_digest = digest_bytes(text.encode("utf-8"))
+            source = builder.read_source(sf, rec)
+            text_digest, text = source.text_digest, source.text
         except ProdscaleError as err:
             rows.append({"story": sf.name, "state": "error", "reasons": [err.render()], "why": []})
             continue

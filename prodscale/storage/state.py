@@ -26,9 +26,6 @@ from prodscale.storage.fs import FileStat, atomic_write
 
 SCHEMA = 3  # 2: shared key parts stored once ("parts", "parts_ref"); 3: lock entries the records hold are not repeated
 LOG_SCHEMA = 1
-# A source whose mtime is this close to the last state write may have changed within the same
-# timestamp tick after it was hashed ("racy"): hash it again instead of trusting the stat.
-RACY_WINDOW_NS = 2_000_000_000
 
 
 @dataclass
@@ -115,8 +112,9 @@ class BuildState:
             self.stories = {}
         return self
 
-    def save(self, run_id: str) -> None:
-        self.written_ns = time.time_ns()
+    def save(self, run_id: str, now_ns: int | None = None) -> None:
+        """Write the state, dated ``now_ns`` (the build's clock: the racy rule compares mtimes with it)."""
+        self.written_ns = time.time_ns() if now_ns is None else now_ns
         self.last_run = run_id
         # what a story was compiled with besides its text (engine, rule and settings digests, code)
         # is the same for most stories: stored once and referred to, it is most of the file saved
@@ -142,9 +140,6 @@ class BuildState:
                 "lock": _pack_lock(self.lock_snapshot, self.stories),
                 "parts": [orjson.loads(k) for k in shared], "stories": stories}
         atomic_write(self.path, orjson.dumps(data), fsync=True)
-
-    def is_racy(self, stat: FileStat) -> bool:
-        return stat.mtime_ns >= self.written_ns - RACY_WINDOW_NS
 
 
 def _pack_lock(snapshot: dict[str, Any] | None, records: dict[str, StoryRecord]) -> dict[str, Any] | None:
