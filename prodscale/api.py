@@ -34,8 +34,9 @@ def build(project: Project, targets: list[str] | None = None, *, jobs: int | Non
     ran, what was cached and each story's outcome; ``report.exit_code`` is the CLI's."""
     from prodscale.exec.builder import Builder
     from prodscale.exec.executors import usable_cores
-    builder = Builder(project, on_progress=on_progress, jobs=jobs or usable_cores(), executor=executor,
-                      scheduler=scheduler)
+    from prodscale.exec.options import BuildOptions
+    builder = Builder(project, BuildOptions(jobs=jobs or usable_cores(), executor=executor, scheduler=scheduler),
+                      on_progress=on_progress)
     return builder.build(list(targets or []), dry_run=dry_run, keep_going=keep_going)
 
 

@@ -11,6 +11,7 @@ from projects import make_project, story
 
 from prodscale.core.canon import digest_bytes
 from prodscale.exec.builder import Builder
+from prodscale.exec.options import BuildOptions
 from prodscale.storage.disk import RACY_WINDOW_NS, read_source, stat_trusted
 from prodscale.storage.fs import FileStat
 from prodscale.storage.project import Project
@@ -54,7 +55,7 @@ def _project(tmp_path: Path) -> tuple[Path, MemoryDisk, Path]:
 
 
 def _build(root: Path, disk: MemoryDisk) -> list[str]:
-    report = Builder(Project(root), jobs=1, disk=disk).build([])
+    report = Builder(Project(root), BuildOptions(jobs=1), disk=disk).build([])
     assert report.exit_code == 0, [e.render() for e in report.errors]
     return report.executed
 

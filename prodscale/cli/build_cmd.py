@@ -10,6 +10,7 @@ import click
 
 from prodscale.cli.common import echo_json, is_tty, json_option, open_project, project_option, render_diagnostics
 from prodscale.errors import UsageError
+from prodscale.exec.options import BuildOptions
 
 
 def usable_cores() -> int:
@@ -58,7 +59,7 @@ def command(targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: 
             click.echo(f"started job {new_id}; follow it with `prodscale jobs show {new_id}` or "
                        f"`prodscale jobs wait {new_id}` (log: .prodscale/jobs/{new_id}.log)", err=True)
         return
-    options = {"jobs": jobs or usable_cores(), "executor": executor, "scheduler": scheduler}
+    options = BuildOptions(jobs=jobs or usable_cores(), executor=executor, scheduler=scheduler)
     if job_id is None:
         _build(project, targets, dry_run, keep_going, no_wait, verbose, as_json, options, None, quiet)
         return
@@ -91,7 +92,7 @@ def _job_args(targets: tuple[str, ...], keep_going: bool, no_wait: bool, verbose
 
 
 def _build(project: Any, targets: tuple[str, ...], dry_run: bool, keep_going: bool, no_wait: bool, verbose: bool,
-           as_json: bool, options: dict[str, Any], run: Any, quiet: bool = False) -> None:
+           as_json: bool, options: BuildOptions, run: Any, quiet: bool = False) -> None:
     from prodscale.cli.progress import close, make_progress
 
     display = make_progress(is_tty() and not as_json and run is None)
@@ -104,7 +105,7 @@ def _build(project: Any, targets: tuple[str, ...], dry_run: bool, keep_going: bo
             for sink in sinks:
                 sink(event)
     from prodscale.exec.builder import Builder
-    builder = Builder(project, on_progress=on_progress, **options)
+    builder = Builder(project, options, on_progress=on_progress)
     try:
         report = builder.build(list(targets), dry_run=dry_run, keep_going=keep_going, wait=not no_wait)
     finally:

@@ -15,10 +15,9 @@ from prodscale.cli.common import echo_json, json_option, open_project, project_o
 @project_option
 def command(story: str, engine: str, dry_run: bool, as_json: bool, project_dir: str | None) -> None:
     """Recompile STORY under another engine and show which shots and prompts change."""
-    from prodscale.exec.builder import Builder
     from prodscale.exec.reanalyze import reanalyze, render
 
-    result = reanalyze(Builder(open_project(project_dir)), story, engine, dry_run=dry_run)
+    result = reanalyze(open_project(project_dir), story, engine, dry_run=dry_run)
     if as_json:
         echo_json(result)
     else:

@@ -32,7 +32,8 @@ from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError
 from prodscale.exec.actions import (ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk,
                                     run_story)
 from prodscale.exec.commit import CommitSpec
-from prodscale.exec.executors import InlineExecutor, make_executor
+from prodscale.exec.executors import Executor, InlineExecutor, make_executor
+from prodscale.exec.options import BuildOptions
 from prodscale.storage.cache import CacheDamaged
 from prodscale.storage.disk import REAL_DISK, Disk, SourceRead, read_source
 from prodscale.storage.fs import FileStat, remove_stale_temps, stat_or_none
@@ -169,14 +170,11 @@ class BuildReport:
 
 
 class Builder:
-    def __init__(self, project: Project, *, on_progress: Callable[[dict[str, Any]], None] | None = None,
-                 jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
-                 disk: Disk = REAL_DISK) -> None:
+    def __init__(self, project: Project, options: BuildOptions | None = None, *,
+                 on_progress: Callable[[dict[str, Any]], None] | None = None, disk: Disk = REAL_DISK) -> None:
         self.project = project
+        self.options = options or BuildOptions()
         self.disk = disk  # the story files' stats and bytes, and the clock dating the state (a fake in tests)
-        self.jobs = jobs
-        self.executor_name = executor
-        self.scheduler = scheduler
         self.state_dirty = False
         self._inline_worker: Worker | None = None
         self._stored_texts: dict[str, dict[str, str]] = {}
@@ -193,11 +191,8 @@ class Builder:
         self.plans: dict[str, dict[str, Any]] = {}  # story -> target -> log entry (also for dry runs)
         self.keep_plans = False  # `why` wants them; a build must not hold every story in memory
         self.lockfile: LockFile | None = None
-        self.overrides: dict[str, str] = {}     # story -> engine (reanalyze)
-        self.commit = True                       # False: compute outputs but write nothing (reanalyze --dry-run)
         self.staged: dict[str, dict[str, Any]] = {}  # story -> computed files and manifest when not committing
         self._features: dict[str, set[str]] | None = None
-        self.check_drift = True                  # verify --rebuild compares itself and reports drift
         self.compiled_at = compiled_at()         # the run record of compilations first produced by this build
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -232,7 +227,7 @@ class Builder:
 
     def engine_for(self, name: str) -> str:
         """The engine a story compiles with: a re-analysis override, else its pin, else the default."""
-        return self.overrides.get(name) or self.lock().pin(name) or self.project.settings.engine
+        return self.options.engine_overrides.get(name) or self.lock().pin(name) or self.project.settings.engine
 
     def engine_features(self) -> dict[str, set[str]]:
         if self._features is None:
@@ -385,7 +380,7 @@ class Builder:
             for err in file_errors:
                 report.failed.append(Path(err.path or "?").stem)
         selected = [sf for sf in files if whole_project or sf.name in wanted]
-        executor = InlineExecutor() if dry_run else make_executor(self.executor_name, self.jobs, self.scheduler)
+        executor = InlineExecutor() if dry_run else make_executor(self.options.executor, self.options.jobs, self.options.scheduler)
         stopped = [False]
 
         def stale_jobs() -> Any:
@@ -409,11 +404,11 @@ class Builder:
             self._run_jobs(executor, stale_jobs(), report, keep_going=keep_going, stopped=stopped)
         except BaseException:
             executor.shutdown(cancel=True)
-            if not dry_run and self.commit and self.state_dirty:
+            if not dry_run and self.options.commit and self.state_dirty:
                 self._save_lock_and_state(report.run_id)  # what finished stays finished
             raise
         executor.shutdown()
-        if whole_project and not report.errors and not dry_run and self.commit:
+        if whole_project and not report.errors and not dry_run and self.options.commit:
             for name in sorted(set(self.state.stories) - set(by_name)):
                 self._remove_story(name, report)
                 self.state_dirty = True
@@ -422,7 +417,7 @@ class Builder:
                 # a pin is never dropped because a file is absent (a rename, a checkout, a typo undone later)
                 report.problems.append(f"{LOCK_NAME} keeps the pin of '{name}' (its story file is absent); "
                                     "`prodscale lock prune` removes the pins of absent stories")
-        if not dry_run and self.commit:
+        if not dry_run and self.options.commit:
             self._save_lock_and_state(report.run_id)
 
     def _story_error(self, sf: StoryFile, report: BuildReport, err: ProdscaleError) -> None:
@@ -435,7 +430,7 @@ class Builder:
         if self.on_progress is not None:
             self.on_progress(event)
 
-    def _run_jobs(self, executor: Any, jobs: Any, report: BuildReport, *, keep_going: bool,
+    def _run_jobs(self, executor: Executor, jobs: Any, report: BuildReport, *, keep_going: bool,
                   stopped: list[bool] | None = None) -> None:
         """Feed stale stories' tasks to the executor and merge results in story order.
 
@@ -449,7 +444,7 @@ class Builder:
         active: dict[str, StoryJob] = {}
         finished: list[tuple[str, list[tuple[str, str, bool]], list[str]]] = []  # (story, claims, would run)
         retry: list[StoryJob] = []  # jobs whose work was lost with a damaged cache: re-run inline
-        limit = max(2, 3 * getattr(executor, "workers", 1))
+        limit = max(2, 3 * executor.workers)
         planned = [0, 0]
 
         def submit_chunks(job: StoryJob) -> None:
@@ -747,12 +742,12 @@ class Builder:
         from prodscale.core.features import choose_engine, features_used
         used = features_used(story)
         choice = choose_engine(used, self.engine_features(), default=engine,
-                               wanted=self.overrides.get(sf.name) or self.lock().pin(sf.name))
+                               wanted=self.options.engine_overrides.get(sf.name) or self.lock().pin(sf.name))
         if choice.outcome == "no-engine":
             raise InputError(f"the story uses {', '.join(sorted(choice.missing))}, which no shipped engine "
                              "compiles", path=sf.rel_path, hint="upgrade prodscale")
         if choice.outcome == "below-floor":
-            pinned = self.overrides.get(sf.name) or self.lock().pin(sf.name)
+            pinned = self.options.engine_overrides.get(sf.name) or self.lock().pin(sf.name)
             raise InputError(f"the story uses {', '.join(sorted(choice.missing))}, which its pinned engine {pinned} "
                              f"does not compile (re-analysis floor {choice.floor})", path=sf.rel_path,
                              hint=f"move it on purpose: prodscale reanalyze {sf.name} --engine {choice.floor}")
@@ -845,7 +840,7 @@ class Builder:
             pinned_time=source_date_epoch() is not None,
             old_outputs={} if old is None else {f: (d, old.output_stats[f].to_list()) for f, d in old.outputs.items()
                                                 if f in old.output_stats},
-            base_targets=base, check_drift=self.check_drift, write=self.commit)
+            base_targets=base, check_drift=self.options.check_drift, write=self.options.commit)
 
     def _finalize(self, job: StoryJob, report: BuildReport) -> None:
         """Record a story whose tasks are done: its state record, lock entry and outcome (the task
@@ -862,7 +857,7 @@ class Builder:
                 self.plans[sf.name] = {"targets": new_targets, "text": job.text, "units": job.units,
                                        "rules": job.rules}
         if not job.agg_needed:  # only some scene targets were asked for
-            if not dry_run and self.commit:
+            if not dry_run and self.options.commit:
                 job.log["targets"] = new_targets
                 self.log.save(sf.name, job.log)
             report.stories[sf.name] = StoryOutcome(sf.name, "partial", job.engine, rel_path=sf.rel_path)
@@ -972,8 +967,8 @@ class StoryJob:
         prefixes = tuple(f"{self.sf.name}#{sc['index']}:" for sc in chunk)
         return {k: v for k, v in self.old_targets.items() if k.startswith(prefixes)}
 
-    def inline(self, executor: Any, builder: Builder) -> dict[str, Any]:
+    def inline(self, executor: Executor, builder: Builder) -> dict[str, Any]:
         """Inline tasks share the builder's cache and rule data instead of opening their own."""
-        if isinstance(executor, InlineExecutor) or getattr(executor, "inline", False):
+        if executor.inline:
             return {"worker": builder.inline_worker()}
         return {}

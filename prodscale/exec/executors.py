@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Callable, Iterable
 
 from prodscale.errors import UsageError
@@ -27,11 +27,29 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class Executor(Protocol):
+    """What the builder needs of an executor (local processes, Dask, or this process)."""
+
+    name: str
+    workers: int  # how many tasks run at once: the builder keeps about three per worker in flight
+
+    @property
+    def inline(self) -> bool:
+        """True while a task runs in this process (it is then handed the builder's own worker)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
+
+    def shutdown(self, cancel: bool = False) -> None: ...
+
+
 class InlineExecutor:
     """Runs each task at submit time in this process (``-j 1``, dry runs, ``why``)."""
 
     name = "inline"
     workers = 1
+    inline = True
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future[Any]:
         fut: cf.Future[Any] = cf.Future()
@@ -79,6 +97,7 @@ class LocalPoolExecutor:
     """A pool of worker processes on this machine."""
 
     name = "local"
+    inline = False
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -108,6 +127,7 @@ class DaskExecutor:
     the content store live there."""
 
     name = "dask"
+    inline = False
 
     def __init__(self, address: str | None, jobs: int | None = None) -> None:
         try:
@@ -229,7 +249,7 @@ def _chain(source: cf.Future[Any], target: cf.Future[Any]) -> None:
     source.add_done_callback(copy)
 
 
-def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Any:
+def make_executor(name: str, jobs: int | None, scheduler: str | None) -> Executor:
     if name == "dask":
         return DaskExecutor(scheduler, jobs)
     if name != "local":

@@ -13,6 +13,7 @@ import orjson
 
 from prodscale.core import engines as engines_mod
 from prodscale.core.features import choose_engine, features_used, version_key
+from prodscale.exec.options import BuildOptions
 from prodscale.core.manifest import compilation_hash
 from prodscale.errors import GraphError, UsageError
 
@@ -41,10 +42,12 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
             "changed": sorted((k for k in set(old) & set(new) if old[k] != new[k]), key=key)}
 
 
-def reanalyze(builder: Any, story: str, engine: str, *, dry_run: bool) -> dict[str, Any]:
+def reanalyze(project: Any, story: str, engine: str, *, dry_run: bool) -> dict[str, Any]:
+    """Compile ``story`` on ``engine`` without writing (a preview), then, unless ``dry_run``, for real."""
     from prodscale.core.fountain import parse
+    from prodscale.exec.builder import Builder
 
-    project = builder.project
+    builder = Builder(project)
     if engine not in engines_mod.ENGINES:
         raise UsageError(f"unknown engine version '{engine}'",
                          hint=f"shipped engines: {', '.join(sorted(engines_mod.ENGINES, key=version_key))}")
@@ -70,13 +73,11 @@ def reanalyze(builder: Any, story: str, engine: str, *, dry_run: bool) -> dict[s
     old_specs = _read(out_dir / "shot_specs.json")
     old_prompts = _read(out_dir / "prompts.json")
 
-    builder.overrides[story] = engine
-    builder.commit = False
-    builder.check_drift = False
-    report = builder.build([story])
+    preview = Builder(project, BuildOptions(commit=False, check_drift=False, engine_overrides={story: engine}))
+    report = preview.build([story])
     if report.errors:
         raise report.errors[0]
-    staged = builder.staged[story]
+    staged = preview.staged[story]
     new_specs = staged["files"].get("shot_specs.json")
     new_prompts = staged["files"].get("prompts.json")
     old_shots, new_shots = _shots(old_specs), _shots(new_specs)
@@ -89,10 +90,7 @@ def reanalyze(builder: Any, story: str, engine: str, *, dry_run: bool) -> dict[s
     }
     if dry_run:
         return result
-    from prodscale.exec.builder import Builder
-    mover = Builder(project)
-    mover.overrides[story] = engine
-    final = mover.build([story])
+    final = Builder(project, BuildOptions(engine_overrides={story: engine})).build([story])
     if final.errors:
         raise final.errors[0]
     result["status"] = final.stories[story].status

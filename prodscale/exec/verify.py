@@ -164,6 +164,7 @@ def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list
     """Compile the project's sources from scratch in a temporary folder, without the cache, with
     the same pins, and compare every output byte for byte (the run record of manifest.json aside)."""
     from prodscale.exec.builder import Builder
+    from prodscale.exec.options import BuildOptions
     from prodscale.storage.project import Project
 
     names, findings = verify_outputs(project, stories)
@@ -176,8 +177,7 @@ def verify_rebuild(project: Any, stories: list[str] | None = None) -> tuple[list
             shutil.copy2(project.root / LOCK_NAME, root / LOCK_NAME)
         shutil.copytree(project.stories_dir(), root / project.settings.stories_dir, symlinks=False)
         fresh = Project(root)
-        builder = Builder(fresh)
-        builder.check_drift = False
+        builder = Builder(fresh, BuildOptions(check_drift=False))  # compared below, file by file
         report = builder.build([], keep_going=True)
         for err in report.errors:
             findings.append(Finding("?", err.path or "?", f"rebuild failed: {err.message}"))
