@@ -29,12 +29,10 @@ from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.core.plan import Reason, Recorded, plan_story
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
-from prodscale.exec.actions import (ActionFailed, TaskContext, TaskResult, Worker, run_aggregate, run_scene_chunk,
-                                    run_story)
+from prodscale.exec.actions import TaskContext, TaskResult, Worker
 from prodscale.exec.commit import CommitSpec
 from prodscale.exec.executors import Executor, InlineExecutor, make_executor
 from prodscale.exec.options import BuildOptions
-from prodscale.storage.cache import CacheDamaged
 from prodscale.storage.disk import REAL_DISK, Disk, SourceRead, read_source
 from prodscale.storage.fs import FileStat, remove_stale_temps, stat_or_none
 from prodscale.storage.lock import ProjectLock, print_waiting
@@ -432,180 +430,9 @@ class Builder:
 
     def _run_jobs(self, executor: Executor, jobs: Any, report: BuildReport, *, keep_going: bool,
                   stopped: list[bool] | None = None) -> None:
-        """Feed stale stories' tasks to the executor and merge results in story order.
-
-        A story is one task (see ``run_story``) unless it is long: then its scene chunks run as soon
-        as it is parsed and its aggregation is submitted as soon as its last chunk is in. The task
-        that aggregates a story also writes its files and build log; this process records each
-        finished story (state, lock entry). At most a few stories per worker are in flight, which
-        bounds memory."""
-        stopped = stopped if stopped is not None else [False]
-        pending: dict[Any, tuple[StoryJob, str, int]] = {}
-        active: dict[str, StoryJob] = {}
-        finished: list[tuple[str, list[tuple[str, str, bool]], list[str]]] = []  # (story, claims, would run)
-        retry: list[StoryJob] = []  # jobs whose work was lost with a damaged cache: re-run inline
-        limit = max(2, 3 * executor.workers)
-        planned = [0, 0]
-
-        def submit_chunks(job: StoryJob) -> None:
-            active[job.sf.name] = job
-            planned[0] += 1
-            planned[1] += job.n_actions
-            self._emit({"event": "plan", "stories": planned[0], "actions": planned[1]})
-            if job.single:
-                submit(job, "story", 0, run_story, job.ctx, job.sf.name, job.meta, job.chunks[0] if job.chunks else [],
-                       job.old_targets, job.rule_texts, job.needed, self._commit_spec(job, {}))
-                return
-            if not job.chunks:
-                submit_aggregate(job)
-            for i, chunk in enumerate(job.chunks):
-                if not submit(job, "chunk", i, run_scene_chunk, job.ctx, job.sf.name, chunk, job.old_for(chunk),
-                              job.rule_texts, job.needed):
-                    return
-
-        def submit(job: StoryJob, kind: str, i: int, fn: Any, *args: Any) -> bool:
-            try:
-                fut = executor.submit(fn, *args, **job.inline(executor, self))
-            except Exception as exc:  # the pool broke (a worker was killed): report, stop feeding it
-                self._task_failed(job, report, job.sf.name, f"a worker failed ({type(exc).__name__}: {exc}); "
-                                  "run the build again: finished work is kept", False, stopped)
-                if not any(j is job for j, _, _ in pending.values()):
-                    finish(job)
-                return False
-            pending[fut] = (job, kind, i)
-            return True
-
-        def submit_aggregate(job: StoryJob) -> None:
-            if job.needed is not None and story_target(job.sf.name, AGGREGATE) not in job.needed:
-                finish(job)
-                return
-            scenes = [{"index": u.index, "line_offset": u.line_offset, "heading": u.heading, "number": u.number,
-                       "digests": job.digests[u.index], "keys": job.keys[u.index]} for u in job.units]
-            old = {k: v for k, v in job.old_targets.items() if k == story_target(job.sf.name, AGGREGATE)}
-            computed: dict[str, Any] = {}
-            for r in job.chunk_results:
-                if r is not None:
-                    computed.update(r.entries)
-            submit(job, "aggregate", 0, run_aggregate, job.ctx, job.sf.name, job.meta, scenes, old, job.rule_texts,
-                   self._commit_spec(job, computed))
-
-        def damaged(job: StoryJob, reason: str) -> None:
-            """The cache was damaged under running work: heal it once, re-run what was in flight."""
-            if job.generation == self.cache_generation:
-                self.cache.heal(reason)
-                self.cache_generation += 1
-                self._stored_texts.clear()
-                for version in sorted({j.engine for j in active.values()} | {job.engine}):
-                    self._store_texts(version)
-            for other in list(active.values()):
-                if other not in retry:
-                    retry.append(other)
-                active.pop(other.sf.name, None)
-
-        def finish(job: StoryJob) -> None:
-            active.pop(job.sf.name, None)
-            if not job.failed:
-                try:
-                    self._finalize(job, report)
-                except CacheDamaged as exc:
-                    active[job.sf.name] = job
-                    damaged(job, str(exc))
-                    return
-                except (InputError, IntegrityError) as err:
-                    job.failed = True
-                    self._story_error(job.sf, report, err)
-                    if not keep_going:
-                        stopped[0] = True
-            finished.append(job.done_record())
-            if not job.failed:
-                outcome = report.stories.get(job.sf.name)
-                self._emit({"event": "story", "story": job.sf.name, "status": outcome.status if outcome else "?"})
-
-        def harvest(block: bool) -> None:
-            done = executor.wait_any(pending) if block else {f for f in pending if f.done()}
-            for fut in sorted(done, key=lambda f: (pending[f][0].sf.name, pending[f][1], pending[f][2])):
-                job, kind, i = pending.pop(fut)
-                if job in retry or job.generation != self.cache_generation:
-                    continue  # its results went to a cache that has since been replaced
-                try:
-                    res = fut.result()
-                except CacheDamaged as exc:
-                    damaged(job, str(exc))
-                    continue
-                except ActionFailed as exc:
-                    self._task_failed(job, report, exc.target, str(exc), keep_going, stopped)
-                    res = None
-                except Exception as exc:  # a worker died (BrokenProcessPool) or the backend failed
-                    if isinstance(exc, OSError) and exc.filename:  # the task could not write an output
-                        self._task_failed(job, report, job.sf.name, f"cannot write {self._shown(exc.filename)}: "
-                                          f"{exc.strerror or exc}", keep_going, stopped,
-                                          hint="free disk space or fix the folder, then run the build again: "
-                                               "finished work is kept")
-                    else:
-                        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                        self._task_failed(job, report, f"{job.sf.name}", f"a worker failed ({what}); "
-                                          "run the build again: finished work is kept", keep_going, stopped)
-                    res = None
-                if res is not None:
-                    for target, stage, executed in res.events:
-                        self._emit({"event": "action", "target": target, "stage": stage, "executed": executed})
-                    report.problems.extend(res.problems)
-                    report.cached += res.cached
-                if job.failed:
-                    if not any(j is job for j, _, _ in pending.values()):
-                        finish(job)
-                    continue
-                assert res is not None
-                if kind == "chunk":
-                    job.chunk_results[i] = res
-                    for sc in res.scenes:
-                        job.digests[sc["index"]] = sc["digests"]
-                        job.keys[sc["index"]] = sc["keys"]
-                    if all(r is not None for r in job.chunk_results):
-                        submit_aggregate(job)
-                else:  # the aggregation, or a whole story
-                    job.agg_result = res
-                    finish(job)
-
-        try:
-            for job in jobs:
-                if stopped[0]:
-                    break
-                if self.cache_generation:
-                    job.restart(self.cache_generation)
-                submit_chunks(job)
-                harvest(block=False)
-                while len(active) >= limit and pending:
-                    harvest(block=True)
-            while pending:
-                harvest(block=True)
-            if retry:
-                again = sorted(retry, key=lambda j: j.sf.name)
-                retry.clear()
-                if self.cache_generation > 3:
-                    for job in again:
-                        self._task_failed(job, report, job.sf.name, "the cache keeps getting damaged during the "
-                                          "build; check the disk, then run the build again", True, stopped)
-                        finished.append(job.done_record())
-                else:
-                    for job in again:
-                        job.restart(self.cache_generation)
-                    self._run_jobs(InlineExecutor(), iter(again), report, keep_going=keep_going, stopped=stopped)
-        finally:
-            # merge in story order: the same executed list whatever finished first. Two stories that share
-            # an identical scene share its action key: run at once by two workers it executes twice, one
-            # after the other the second is a cache hit; it counts once, for the first story, either way
-            seen: set[str] = set()
-            for _, claims, would_run in sorted(finished, key=lambda rec: rec[0]):
-                for target, key, ran_here in claims:
-                    if key in seen:   # a later story's share of an action already counted
-                        report.cached += 1 if ran_here else 0
-                        continue
-                    seen.add(key)
-                    report.executed.append(target)
-                    if not ran_here:   # computed by another task of this build: executed here, not a hit
-                        report.cached -= 1
-                report.would_run.extend(would_run)
+        """Feed stale stories' tasks to the executor and merge results in story order (see Scheduler)."""
+        from prodscale.exec.scheduler import Scheduler
+        Scheduler(self, executor, report, keep_going=keep_going, stopped=stopped).run(jobs)
 
     def _task_failed(self, job: StoryJob, report: BuildReport, target: str, message: str, keep_going: bool,
                      stopped: list[bool], hint: str | None = None) -> None:
