@@ -64,14 +64,14 @@ def command(stories: tuple[str, ...], provider_name: str | None, dry_run: bool, 
     cap = parse_amount(max_cost, budget.decimals) if max_cost is not None else None
     if cap is not None and cap < 0:
         raise UsageError("--max-cost must not be negative")
-    client = open_client(provider)
 
     def show(result) -> None:  # type: ignore[no-untyped-def]
         if not as_json and result.outcome in ("failed", "in-flight", "unsent"):
             click.echo(f"{result.story} {result.clip_id}: {result.outcome}"
                        + (f": {result.message}" if result.message else ""), err=True)
 
-    with RunToken(project.state_dir) as token:
+    # the client keeps connections alive: closed when the run ends, however it ends
+    with open_client(provider) as client, RunToken(project.state_dir) as token:
         gen = Generator(provider, client, ledger, token, build_dir=project.build_dir, jobs=jobs, max_cost=cap,
                         on_result=show, money=money)
         report = gen.run(clips)

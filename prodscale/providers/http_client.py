@@ -1,8 +1,12 @@
 """The HTTP JSON provider client (kind ``http``): submit, poll, look up by key, fetch the result.
 
-Standard library only (``http.client``): one connection per call, so a timed-out or dropped
-connection never poisons the next call. Every submit carries the ``Idempotency-Key`` header, so
-retrying a submit is safe: the provider answers a repeated key with the job it already made.
+The transport is httpx: one ``httpx.Client`` per provider keeps connections alive between calls
+(close it: ``with HttpProvider(...) as client``). Every answer is streamed, so the call's total
+deadline and the size caps hold however the provider sends it; a call that did not read its
+answer to the end closes that connection, so a timed-out or dropped connection never poisons the
+next call. Redirects are not followed (a final error): the key goes to the configured endpoint
+only. Every submit carries the ``Idempotency-Key`` header, so retrying a submit is safe: the
+provider answers a repeated key with the job it already made.
 
 Retries are bounded by the provider's retry policy: 409 (the key is being processed), 429 (with
 ``Retry-After`` as the floor of the delay), 5xx, timeouts and dropped connections are retried
@@ -17,16 +21,21 @@ and sent only in the ``Authorization`` header; no message, log line or exception
 
 from __future__ import annotations
 
-import http.client
+import http.cookiejar
 import json
 import os
 import re
+import ssl
 import tempfile
 import time
+import weakref
 from pathlib import Path
+from types import TracebackType
 from typing import Any, BinaryIO
 from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlsplit
+
+import httpx
 
 from prodscale.core.generation import ProviderConfig, backoff_ms, parse_retry_after
 from prodscale.errors import ProviderError
@@ -49,7 +58,11 @@ class CallFailed(Exception):
 
 
 class HttpProvider:
-    def __init__(self, config: ProviderConfig, api_key: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """One provider's client. ``transport`` replaces the network (tests pass ``httpx.MockTransport``);
+    ``sleep`` is how it waits between attempts."""
+
+    def __init__(self, config: ProviderConfig, api_key: str, *, sleep: Callable[[float], None] = time.sleep,
+                 transport: httpx.BaseTransport | None = None) -> None:
         if not api_key or any(c in api_key for c in "\r\n\0"):
             raise ProviderError(f"the environment variable {config.api_key_env} does not hold a usable API key",
                                 hint="set it to the key your provider gave you (one line, no spaces around it)")
@@ -57,14 +70,28 @@ class HttpProvider:
         self.__key = api_key
         self._sleep = sleep
         url = urlsplit(config.endpoint)
-        self._https = url.scheme == "https"
+        self._scheme = url.scheme
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port
         self._prefix = url.path.rstrip("/")
         self.calls = 0
+        self._client = _new_client(config.retry.timeout_ms / 1000, https=url.scheme == "https", transport=transport)
+        # a client dropped without close() still closes its kept-alive connections when it is collected
+        self._closer = weakref.finalize(self, self._client.close)
 
     def __repr__(self) -> str:
         return f"HttpProvider({self.config.name!r}, endpoint={self.config.endpoint!r})"
+
+    def close(self) -> None:
+        """Close the kept-alive connections; a second close does nothing."""
+        self._closer()
+
+    def __enter__(self) -> HttpProvider:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     @classmethod
     def from_env(cls, config: ProviderConfig, environ: Mapping[str, str] | None = None,
@@ -137,12 +164,13 @@ class HttpProvider:
                     sink.seek(0)
                     sink.truncate()
                 status, headers, data = self._once(method, path, key, payload, sink)
-            except ConnectionRefusedError:
-                last = "connection refused"
-            except TimeoutError:
+            except httpx.ConnectError as exc:  # no connection: nothing was sent
+                last = _connect_failure(exc)
+            except (TimeoutError, httpx.TimeoutException):
                 maybe_sent = True
                 last = f"no answer within {policy.timeout_ms} ms"
-            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            # RemoteProtocolError, ReadError, WriteError; an OSError is fetch_to's file (a full disk)
+            except (httpx.TransportError, OSError) as exc:
                 maybe_sent = True
                 last = f"connection lost ({type(exc).__name__})"
             else:
@@ -166,6 +194,11 @@ class HttpProvider:
                     if status == 429 and retry_after is not None and retry_after > policy.max_retry_after_ms:
                         raise CallFailed(f"rate limited for {retry_after // 1000} s (over the retry policy's "
                                          f"max_retry_after_ms)", status=429, code=code, maybe_sent=maybe_sent)
+                elif 300 <= status < 400:
+                    where = redact(headers.get("Location", "").encode(), self.__key).decode("utf-8", "replace")
+                    raise CallFailed(f"HTTP {status}: a redirect to {where[:200] or '(no Location)'}, not followed "
+                                     f"(is the endpoint of provider '{self.config.name}' right?)", status=status,
+                                     maybe_sent=maybe_sent, final=True)
                 else:
                     code, message = _error_of(data)
                     if status in (401, 403):
@@ -180,49 +213,84 @@ class HttpProvider:
                          maybe_sent=maybe_sent)
 
     def _once(self, method: str, path: str, key: str, payload: bytes | None,
-              sink: BinaryIO | None = None) -> tuple[int, Any, bytes]:
+              sink: BinaryIO | None = None) -> tuple[int, httpx.Headers, bytes]:
         self.calls += 1
         timeout = self.config.retry.timeout_ms / 1000
-        conn_cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = conn_cls(self._host, self._port, timeout=timeout)
+        # identity encoding, as http.client asked: the caps count the bytes as they arrive (a provider that
+        # compresses anyway is decoded chunk by chunk, so its answer is never whole in memory either)
         headers = {"Authorization": f"Bearer {self.__key}", "Accept": "application/json",
-                   "User-Agent": "prodscale"}
+                   "Accept-Encoding": "identity", "User-Agent": "prodscale"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
             headers["Idempotency-Key"] = key
-        try:
-            conn.request(method, self._prefix + path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            if sink is not None and 200 <= resp.status < 300:
+        target, mark, query = (self._prefix + path).partition("?")
+        url = httpx.URL(scheme=self._scheme, host=self._host, port=self._port, path=target,
+                        query=query.encode() if mark else None)
+        with self._client.stream(method, url, content=payload, headers=headers) as resp:
+            if sink is not None and 200 <= resp.status_code < 300:
                 _stream_bounded(resp, sink, timeout=timeout, limit=MAX_RESULT_BYTES)
-                return resp.status, resp.headers, b""
+                return resp.status_code, resp.headers, b""
             data = _read_bounded(resp, deadline=time.monotonic() + timeout, limit=MAX_RESPONSE_BYTES)
             # a provider may echo the request (its Authorization header) in an error: nothing it sends back
             # reaches a message, the terminal, --json or the ledger with the key in it
-            return resp.status, resp.headers, redact(data, self.__key)
-        finally:
-            conn.close()
+            return resp.status_code, resp.headers, redact(data, self.__key)
+
+
+def _new_client(timeout: float, *, https: bool, transport: httpx.BaseTransport | None) -> httpx.Client:
+    """A client that sends to the endpoint and nowhere else, and keeps nothing but connections between calls."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),  # connect, each read, each write, waiting for a pooled connection
+        follow_redirects=False,          # a redirect is a final error: the key is never sent on to another URL
+        # no HTTP(S)_PROXY/ALL_PROXY from the environment (a proxy would see the key of an http:// endpoint) and
+        # no CA bundle from it either: the transport behaves as http.client did
+        trust_env=False,
+        # the system's trust store for https (as http.client had); an http:// endpoint never speaks TLS, so its
+        # context trusts nothing and skips loading a CA store (50 ms a client)
+        verify=ssl.create_default_context() if https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+        # no cookie is kept: every call stands on its own, as it did with a connection per call
+        cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+        transport=transport,
+    )
+
+
+def _connect_failure(exc: httpx.ConnectError) -> str:
+    """What kept the connection from being made, for a message (httpx's text names no header, so no key)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    return f"could not connect ({exc})"[:300]
 
 
 # a provider's answer (a job, a result) is held in memory: bigger than this is refused, not read whole
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 
-def _read_bounded(resp: Any, *, deadline: float, limit: int) -> bytes:
-    """The response body, read in chunks under one total deadline (the socket timeout is per read: a server
-    trickling a byte every 2 s never tripped it) and a size cap (a 2 GiB answer was read whole)."""
+def _declared_size(resp: httpx.Response) -> int | None:
+    try:
+        return int(resp.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _read_bounded(resp: httpx.Response, *, deadline: float, limit: int) -> bytes:
+    """The response body, read as it arrives under one total deadline (httpx's read timeout is per read: a
+    server trickling a byte every 2 s never trips it) and a size cap (a 2 GiB answer was read whole); an
+    answer that declares itself over the cap is refused before any of it is read."""
+    refusal = f"the provider's answer is over {limit // (1024 * 1024)} MiB; not read"
+    if (_declared_size(resp) or 0) > limit:
+        raise CallFailed(refusal, final=True)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the provider's answer did not arrive within the call's timeout")
-        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
-        if not chunk:
-            return b"".join(chunks)
+    for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise CallFailed(f"the provider's answer is over {limit // (1024 * 1024)} MiB; not read", final=True)
+            raise CallFailed(refusal, final=True)
         chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the provider's answer did not arrive within the call's timeout")
+    return b"".join(chunks)
 
 
 # a result (a video) is streamed to its file: bigger than this is refused; slower than MIN_RESULT_RATE after
@@ -231,19 +299,19 @@ MAX_RESULT_BYTES = 4 * 1024 * 1024 * 1024
 MIN_RESULT_RATE = 64 * 1024  # bytes per second
 
 
-def _stream_bounded(resp: Any, sink: BinaryIO, *, timeout: float, limit: int) -> None:
+def _stream_bounded(resp: httpx.Response, sink: BinaryIO, *, timeout: float, limit: int) -> None:
+    refusal = f"the result is over {limit // (1024 * 1024)} MiB; not fetched"
+    if (_declared_size(resp) or 0) > limit:
+        raise CallFailed(refusal, final=True)
     started = time.monotonic()
     size = 0
-    while True:
-        if time.monotonic() - started > timeout + size / MIN_RESULT_RATE:
-            raise TimeoutError("the result arrives too slowly (under 64 KiB/s); given up")
-        chunk = resp.read1(1 << 20) if hasattr(resp, "read1") else resp.read(1 << 20)
-        if not chunk:
-            return
+    for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise CallFailed(f"the result is over {limit // (1024 * 1024)} MiB; not fetched", final=True)
+            raise CallFailed(refusal, final=True)
         sink.write(chunk)
+        if time.monotonic() - started > timeout + size / MIN_RESULT_RATE:
+            raise TimeoutError("the result arrives too slowly (under 64 KiB/s); given up")
 
 
 _BEARER = re.compile(rb"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
