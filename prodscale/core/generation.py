@@ -23,7 +23,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from prodscale.core.canon import digest_obj
-from prodscale.core.settings import _line_of
+from prodscale.core.toml_lines import KeyPath, line_of
 from prodscale.errors import ConfigError, UsageError
 
 KINDS = ("http",)
@@ -81,8 +81,8 @@ class Budget:
 
 # --------------------------------------------------------------------------- config validation
 
-def _fail(message: str, key: str, hint: str, *, path: str, text: str) -> ConfigError:
-    return ConfigError(message, hint=hint, path=path, line=_line_of(text, key))
+def _fail(message: str, key: KeyPath, hint: str, *, path: str, text: str) -> ConfigError:
+    return ConfigError(message, hint=hint, path=path, line=line_of(text, key))
 
 
 def _int(value: Any, *, minimum: int = 0) -> int | None:
@@ -95,18 +95,19 @@ def parse_budget(raw: Mapping[str, Any], *, path: str = "prodscale.toml", text: 
     """The ``[budget]`` table: the ledger's currency label and its number of decimals."""
     table = raw.get("budget", {})
     if not isinstance(table, dict):
-        raise _fail("'budget' must be a table", "budget", "write it as [budget]", path=path, text=text)
+        raise _fail("'budget' must be a table", ("budget",), "write it as [budget]", path=path, text=text)
     for key in table:
         if key not in _BUDGET_KEYS:
-            raise _fail(f"unknown key '{key}' in [budget]", key, f"known keys: {', '.join(sorted(_BUDGET_KEYS))}",
+            raise _fail(f"unknown key '{key}' in [budget]", ("budget", key),
+                        f"known keys: {', '.join(sorted(_BUDGET_KEYS))}",
                         path=path, text=text)
     currency = table.get("currency", "credits")
     if not isinstance(currency, str) or not currency.strip():
-        raise _fail("budget.currency must be a non-empty string", "currency", 'e.g. currency = "USD"',
+        raise _fail("budget.currency must be a non-empty string", ("budget", "currency"), 'e.g. currency = "USD"',
                     path=path, text=text)
     decimals = _int(table.get("decimals", 0))
     if decimals is None or decimals > 6:
-        raise _fail("budget.decimals must be an integer from 0 to 6", "decimals",
+        raise _fail("budget.decimals must be an integer from 0 to 6", ("budget", "decimals"),
                     "2 for cents (amounts like 12.50), 0 for whole credits", path=path, text=text)
     return Budget(currency.strip(), decimals)
 
@@ -115,7 +116,7 @@ def parse_providers(raw: Mapping[str, Any], *, path: str = "prodscale.toml", tex
     """Every ``[providers.<name>]`` table, validated; errors name the file and the line."""
     table = raw.get("providers", {})
     if not isinstance(table, dict):
-        raise _fail("'providers' must be a table", "providers", "write [providers.<name>] tables",
+        raise _fail("'providers' must be a table", ("providers",), "write [providers.<name>] tables",
                     path=path, text=text)
     out: dict[str, ProviderConfig] = {}
     for name, entry in table.items():
@@ -124,67 +125,69 @@ def parse_providers(raw: Mapping[str, Any], *, path: str = "prodscale.toml", tex
 
 
 def _parse_provider(name: str, entry: Any, *, path: str, text: str) -> ProviderConfig:
-    def fail(message: str, key: str, hint: str) -> ConfigError:
-        return _fail(f"providers.{name}: {message}", key, hint, path=path, text=text)
+    def fail(message: str, key: KeyPath, hint: str) -> ConfigError:
+        return _fail(f"providers.{name}: {message}", ("providers", name, *key), hint, path=path, text=text)
 
     if not _PROVIDER_NAME.match(name):
-        raise fail("the name must be letters, digits, '-' or '_'", f"providers.{name}", "e.g. [providers.sandbox]")
+        raise fail("the name must be letters, digits, '-' or '_'", (), "e.g. [providers.sandbox]")
     if not isinstance(entry, dict):
-        raise fail("must be a table", f"providers.{name}", f"write it as [providers.{name}]")
+        raise fail("must be a table", (), f"write it as [providers.{name}]")
     if "api_key" in entry:
-        raise fail("an API key never goes in prodscale.toml", "api_key",
+        raise fail("an API key never goes in prodscale.toml", ("api_key",),
                    "delete the line and name an environment variable instead: api_key_env = \"MY_PROVIDER_KEY\"")
     for key in entry:
         if key not in _PROVIDER_KEYS:
-            raise fail(f"unknown key '{key}'", key, f"known keys: {', '.join(sorted(_PROVIDER_KEYS))}")
+            raise fail(f"unknown key '{key}'", (key,), f"known keys: {', '.join(sorted(_PROVIDER_KEYS))}")
     kind = entry.get("kind", "http")
     if kind not in KINDS:
-        raise fail(f"unknown kind '{kind}'", "kind", f"known kinds: {', '.join(KINDS)}")
+        raise fail(f"unknown kind '{kind}'", ("kind",), f"known kinds: {', '.join(KINDS)}")
     endpoint = entry.get("endpoint")
     if not isinstance(endpoint, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
-        raise fail("endpoint must be an http:// or https:// URL", "endpoint", 'e.g. endpoint = "http://127.0.0.1:8765"')
+        raise fail("endpoint must be an http:// or https:// URL", ("endpoint",),
+                   'e.g. endpoint = "http://127.0.0.1:8765"')
     model = entry.get("model")
     if not isinstance(model, str) or not model:
-        raise fail("model must be a non-empty string", "model", 'e.g. model = "sandbox-v1"')
+        raise fail("model must be a non-empty string", ("model",), 'e.g. model = "sandbox-v1"')
     env = entry.get("api_key_env")
     if not isinstance(env, str) or not _ENV_NAME.match(env):
-        raise fail("api_key_env must name an environment variable", "api_key_env",
+        raise fail("api_key_env must name an environment variable", ("api_key_env",),
                    'e.g. api_key_env = "PRODSCALE_SANDBOX_KEY"; the key itself stays in the environment')
     profile = entry.get("profile")
     if profile is not None and (not isinstance(profile, str) or not profile):
-        raise fail("profile must name a generator profile", "profile", 'e.g. profile = "generic"')
+        raise fail("profile must name a generator profile", ("profile",), 'e.g. profile = "generic"')
     prices_raw = entry.get("prices")
     if not isinstance(prices_raw, dict) or not prices_raw:
-        raise fail("a price table is required", f"providers.{name}",
+        raise fail("a price table is required", (),
                    f'add [providers.{name}.prices."{model}"] with per_request and per_second (minor units)')
     prices: dict[str, ModelPrice] = {}
     for mname, mtable in prices_raw.items():
-        prices[mname] = _parse_price(name, mname, mtable, fail)
+        prices[mname] = _parse_price(name, mname, mtable, lambda m, k, h, at=("prices", mname): fail(m, (*at, *k), h))
     if model not in prices:
-        raise fail(f"no price for model '{model}'", "model", f'add [providers.{name}.prices."{model}"]')
-    retry = _parse_retry(entry.get("retry", {}), fail)
+        raise fail(f"no price for model '{model}'", ("model",), f'add [providers.{name}.prices."{model}"]')
+    retry = _parse_retry(entry.get("retry", {}), lambda m, k, h: fail(m, ("retry", *k), h))
     charged = entry.get("charged_failures", [])
     if not isinstance(charged, list) or not all(isinstance(c, str) and c for c in charged):
-        raise fail("charged_failures must be a list of failure codes", "charged_failures",
+        raise fail("charged_failures must be a list of failure codes", ("charged_failures",),
                    'e.g. charged_failures = ["safety_refusal"] (failures the provider bills anyway)')
     conc = _int(entry.get("max_concurrency", 4), minimum=1)
     if conc is None:
-        raise fail("max_concurrency must be a positive integer", "max_concurrency", "e.g. max_concurrency = 4")
+        raise fail("max_concurrency must be a positive integer", ("max_concurrency",), "e.g. max_concurrency = 4")
     return ProviderConfig(name, kind, endpoint.rstrip("/"), model, env, profile, prices, retry,
                           tuple(sorted(set(charged))), conc)
 
 
 def _parse_price(provider: str, model: str, table: Any, fail: Any) -> ModelPrice:
     if not isinstance(table, dict):
-        raise fail(f"prices.{model} must be a table", model, f'[providers.{provider}.prices."{model}"]')
+        raise fail(f"prices.{model} must be a table", (), f'[providers.{provider}.prices."{model}"]')
     for key in table:
         if key not in _PRICE_KEYS:
-            raise fail(f"unknown key '{key}' in prices.{model}", key, f"known keys: {', '.join(sorted(_PRICE_KEYS))}")
+            raise fail(f"unknown key '{key}' in prices.{model}", (key,),
+                       f"known keys: {', '.join(sorted(_PRICE_KEYS))}")
     values: dict[str, int] = {}
     for key in ("per_request", "per_second"):
         v = _int(table.get(key, 0))
         if v is None:
-            raise fail(f"prices.{model}.{key} must be a non-negative integer (minor units)", key,
+            raise fail(f"prices.{model}.{key} must be a non-negative integer (minor units)", (key,),
                        "money is whole minor units (cents or credits), never a decimal")
         values[key] = v
     durations: dict[int, int] = {}
@@ -192,7 +195,7 @@ def _parse_price(provider: str, model: str, table: Any, fail: Any) -> ModelPrice
         dms = int(dkey) if isinstance(dkey, str) and dkey.isdigit() else None
         p = _int(price)
         if dms is None or dms <= 0 or p is None:
-            raise fail(f"prices.{model}.durations maps a duration in ms to a whole price", "durations",
+            raise fail(f"prices.{model}.durations maps a duration in ms to a whole price", ("durations", dkey),
                        'e.g. durations = { "10000" = 45 }')
         durations[dms] = p
     return ModelPrice(values["per_request"], values["per_second"], durations)
@@ -200,21 +203,21 @@ def _parse_price(provider: str, model: str, table: Any, fail: Any) -> ModelPrice
 
 def _parse_retry(table: Any, fail: Any) -> RetryPolicy:
     if not isinstance(table, dict):
-        raise fail("retry must be a table", "retry", "write [providers.<name>.retry]")
+        raise fail("retry must be a table", (), "write [providers.<name>.retry]")
     defaults = RetryPolicy()
     values: dict[str, int] = {}
     for key in defaults.__dataclass_fields__:
         minimum = 1 if key in ("max_attempts", "timeout_ms") else 0
         v = _int(table.get(key, getattr(defaults, key)), minimum=minimum)
         if v is None:
-            raise fail(f"retry.{key} must be an integer >= {minimum}", key, "times are whole milliseconds")
+            raise fail(f"retry.{key} must be an integer >= {minimum}", (key,), "times are whole milliseconds")
         values[key] = v
     for key in table:
         if key not in values:
-            raise fail(f"unknown key '{key}' in retry", key,
+            raise fail(f"unknown key '{key}' in retry", (key,),
                        f"known keys: {', '.join(sorted(defaults.__dataclass_fields__))}")
     if values["max_attempts"] > 20:
-        raise fail("retry.max_attempts is at most 20", "max_attempts", "retries must stay bounded")
+        raise fail("retry.max_attempts is at most 20", ("max_attempts",), "retries must stay bounded")
     return RetryPolicy(**values)
 
 

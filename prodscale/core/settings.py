@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodscale.core.toml_lines import KeyPath, line_of
 from prodscale.errors import ConfigError
 
 DEFAULT_ENGINE = "2.0.0"
@@ -57,85 +58,80 @@ class Settings:
         return {k: self.get(k) for k in keys}
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.M)
-    m = pattern.search(text)
-    if m:
-        return text.count("\n", 0, m.start()) + 1
-    pattern = re.compile(rf"^\s*\[+\s*\"?{re.escape(key)}\"?", re.M)
-    m = pattern.search(text)
-    return text.count("\n", 0, m.start()) + 1 if m else None
-
-
 def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings:
     """Check the parsed ``prodscale.toml`` table and return Settings; errors name the line."""
 
-    def fail(message: str, key: str, hint: str) -> ConfigError:
-        return ConfigError(message, hint=hint, path=path, line=_line_of(text, key))
+    def fail(message: str, key: KeyPath, hint: str) -> ConfigError:
+        return ConfigError(message, hint=hint, path=path, line=line_of(text, key))
 
     for section, value in data.items():
         if section not in _KNOWN:
-            raise fail(f"unknown section or key '{section}'", section,
+            raise fail(f"unknown section or key '{section}'", (section,),
                        f"known sections: {', '.join(sorted(_KNOWN))}")
         allowed = _KNOWN[section]
         if section == "waive":
-            if not isinstance(value, list) or not all(isinstance(e, dict) and {"code", "reason"} <= set(e)
-                                                      and str(e.get("reason", "")).strip() for e in value):
-                raise fail("each [[waive]] needs code and a reason (and optionally story, scene, match)", section,
-                           'e.g. [[waive]]\nstory = "pilot"\ncode = "PS107"\nmatch = "Abraham Lincoln"\n'
-                           'reason = "the historical figure is played by an actor; likeness cleared"')
+            entries = value if isinstance(value, list) else [None]
+            for index, e in enumerate(entries):
+                if not (isinstance(e, dict) and {"code", "reason"} <= set(e) and str(e.get("reason", "")).strip()):
+                    raise fail("each [[waive]] needs code and a reason (and optionally story, scene, match)",
+                               (section, index) if isinstance(value, list) else (section,),
+                               'e.g. [[waive]]\nstory = "pilot"\ncode = "PS107"\nmatch = "Abraham Lincoln"\n'
+                               'reason = "the historical figure is played by an actor; likeness cleared"')
             continue
         if section == "acknowledge":
             if not isinstance(value, list):
-                raise fail("'acknowledge' must be an array of tables ([[acknowledge]])", section,
+                raise fail("'acknowledge' must be an array of tables ([[acknowledge]])", (section,),
                            "write [[acknowledge]] with story, code and reason")
-            for entry in value:
+            for index, entry in enumerate(value):
                 if not isinstance(entry, dict) or not {"code", "reason"} <= set(entry):
-                    raise fail("each [[acknowledge]] needs code and reason (and optionally story)", section,
+                    raise fail("each [[acknowledge]] needs code and reason (and optionally story)",
+                               (section, index),
                                'e.g. [[acknowledge]]\\nstory = "pilot"\\ncode = "PS401"\\nreason = "..."')
                 bad = [k for k, v in entry.items() if not isinstance(v, str) or not v.strip()]
                 if bad:   # an ill-typed entry was accepted silently and matched nothing
-                    raise fail(f"[[acknowledge]] {bad[0]} must be a non-empty string", bad[0],
+                    raise fail(f"[[acknowledge]] {bad[0]} must be a non-empty string", (section, index, bad[0]),
                                'e.g. code = "PS401" and reason = "the boathouse is timeless"')
             continue
         if not isinstance(value, dict):
-            raise fail(f"'{section}' must be a table", section, f"write it as [{section}]")
+            raise fail(f"'{section}' must be a table", (section,), f"write it as [{section}]")
         if allowed is not None:
             for key in value:
                 if key not in allowed:
-                    raise fail(f"unknown key '{key}' in [{section}]", key,
+                    raise fail(f"unknown key '{key}' in [{section}]", (section, key),
                                f"known keys in [{section}]: {', '.join(sorted(allowed))}")
         if section == "style":   # a wrong-typed value reached the prompts stage as an internal error
             for key, v in value.items():
                 if not isinstance(v, str):
-                    raise fail(f"[style] {key} must be a string, not {type(v).__name__}", key,
+                    raise fail(f"[style] {key} must be a string, not {type(v).__name__}", ("style", key),
                                f'e.g. {key} = "{_STYLE_EXAMPLES.get(key, "...")}"')
     project = data.get("project", {})
 
     def text_value(key: str, default: str) -> str:
         value = project.get(key, default)
         if not isinstance(value, str) or not value:
-            raise fail(f"project.{key} must be a non-empty string", key, f'e.g. {key} = "{default}"')
+            raise fail(f"project.{key} must be a non-empty string", ("project", key), f'e.g. {key} = "{default}"')
         return value
 
     engine = text_value("engine", DEFAULT_ENGINE)
     if not re.fullmatch(r"\d+\.\d+\.\d+", engine):
-        raise fail(f"project.engine '{engine}' is not a version like 1.0.0", "engine", 'e.g. engine = "1.0.0"')
+        raise fail(f"project.engine '{engine}' is not a version like 1.0.0", ("project", "engine"),
+                   'e.g. engine = "1.0.0"')
     stories_dir = text_value("stories", "stories")
     if stories_dir.startswith("/") or ".." in stories_dir.split("/"):
-        raise fail("project.stories must be a folder inside the project", "stories", 'e.g. stories = "stories"')
+        raise fail("project.stories must be a folder inside the project", ("project", "stories"),
+                   'e.g. stories = "stories"')
     prefixes = project.get("heading_prefixes", [])
     if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.strip() for p in prefixes):
-        raise fail("project.heading_prefixes must be a list of non-empty strings", "heading_prefixes",
+        raise fail("project.heading_prefixes must be a list of non-empty strings", ("project", "heading_prefixes"),
                    'e.g. heading_prefixes = ["ИНТ.", "НАТ."]')
     paper = project.get("paper", "letter")
     if paper not in ("letter", "a4"):
-        raise fail(f"project.paper '{paper}' is not a paper size prodscale paginates", "paper",
+        raise fail(f"project.paper '{paper}' is not a paper size prodscale paginates", ("project", "paper"),
                    'paper = "letter" (US Letter, 55 lines a page) or paper = "a4" (57 lines)')
     characters = data.get("characters", {})
     for cname, entry in characters.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("description", ""), str):
-            raise fail(f"characters.{cname} must be a table with a description string", cname,
+            raise fail(f"characters.{cname} must be a table with a description string", ("characters", cname),
                        f'e.g. [characters.{cname}]\\ndescription = "..."')
     return Settings(raw=data, path=path, name=str(project.get("name", "untitled")), engine=engine,
                     profile=text_value("profile", "generic"), stories_dir=stories_dir,

@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 
 from prodscale.core.canon import digest_bytes
+from prodscale.core.toml_lines import KeyPath, line_of
 from prodscale.errors import InputError
 from prodscale.storage.fs import atomic_write
 
@@ -131,36 +132,32 @@ def _line_from(message: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    idx = text.find(needle)
-    return None if idx < 0 else text.count("\n", 0, idx) + 1
-
-
 def _validate(data: dict[str, Any], text: str) -> dict[str, dict[str, str]]:
-    def fail(msg: str, needle: str) -> InputError:
-        return InputError(msg, path=LOCK_NAME, line=_line_of(text, needle),
+    def fail(msg: str, where: KeyPath) -> InputError:
+        return InputError(msg, path=LOCK_NAME, line=line_of(text, where),
                           hint="restore it from version control; prodscale will not overwrite it")
 
     if data.get("format") != FORMAT:
         raise fail(f"unsupported lock format {data.get('format')!r} (this prodscale writes format {FORMAT})",
-                   "format")
+                   ("format",))
     stories = data.get("stories", {})
     if not isinstance(stories, dict):
-        raise fail("'stories' must be a table", "stories")
+        raise fail("'stories' must be a table", ("stories",))
     out: dict[str, dict[str, str]] = {}
     for name, entry in stories.items():
         if not isinstance(entry, dict):
-            raise fail(f"stories.{name} must be a table", name)
+            raise fail(f"stories.{name} must be a table", ("stories", name))
         unknown = set(entry) - set(ENTRY_KEYS)
         if unknown:
-            raise fail(f"unknown key(s) {', '.join(sorted(unknown))} in stories.{name}", sorted(unknown)[0])
+            raise fail(f"unknown key(s) {', '.join(sorted(unknown))} in stories.{name}",
+                       ("stories", name, sorted(unknown)[0]))
         for key in ("engine", "floor"):
             if key in entry and not (isinstance(entry[key], str) and _VERSION.match(entry[key])):
-                raise fail(f"stories.{name}.{key} must be a version like 1.0.0", f"{key} = ")
+                raise fail(f"stories.{name}.{key} must be a version like 1.0.0", ("stories", name, key))
         if "engine" not in entry:
-            raise fail(f"stories.{name} has no engine", name)
+            raise fail(f"stories.{name} has no engine", ("stories", name))
         for key in ENTRY_KEYS[2:]:
             if key in entry and not (isinstance(entry[key], str) and _HEX.match(entry[key])):
-                raise fail(f"stories.{name}.{key} must be a 64-hex-digit digest", f"{key} = ")
+                raise fail(f"stories.{name}.{key} must be a 64-hex-digit digest", ("stories", name, key))
         out[name] = dict(entry)
     return out

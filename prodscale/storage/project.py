@@ -214,13 +214,11 @@ class Project:
                 pass
         return self._known_digests
 
-    def _config_line(self, key: str) -> int | None:
-        """The line of ``key`` in prodscale.toml, for an error that names it."""
-        from prodscale.core.settings import _line_of
-        try:
-            return _line_of((self.root / CONFIG_NAME).read_text(encoding="utf-8"), key)
-        except OSError:
-            return None
+    def _config_line(self, *key: str) -> int | None:
+        """The line of the key path ``key`` (``"project", "stories"``) in prodscale.toml, for an error that
+        names it."""
+        from prodscale.core.toml_lines import line_of
+        return line_of(self.config_text, key)
 
     def stories_dir(self) -> Path:
         return self.root / self.settings.stories_dir
@@ -233,7 +231,7 @@ class Project:
         if not folder.is_dir():
             # a mistyped `stories` must not read as "every story was deleted" (a build would drop them all)
             raise ConfigError(f"the stories folder '{self.settings.stories_dir}' does not exist", path=CONFIG_NAME,
-                              line=self._config_line("stories"),
+                              line=self._config_line("project", "stories"),
                               hint="fix `stories` under [project] in prodscale.toml, or create the folder")
         root_real = os.path.realpath(self.root)
         folder_real = os.path.realpath(folder)
