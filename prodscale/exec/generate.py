@@ -18,7 +18,6 @@ polled, never resubmitted; and were it resubmitted, the provider would answer wi
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import threading
@@ -35,6 +34,7 @@ from prodscale.core.generation import (ProviderConfig, canonical_request, checke
                                        provider_identity, request_body)
 from prodscale.errors import ProviderError, UsageError
 from prodscale.providers.http_client import CallFailed, HttpProvider
+from prodscale.storage.filelock import FileLock
 from prodscale.storage.fs import atomic_write
 from prodscale.storage.ledger import Ledger, RunToken
 
@@ -428,9 +428,7 @@ class Generator:
         by_story: dict[str, list[Clip]] = {}
         for c in clips:
             by_story.setdefault(c.story, []).append(c)
-        lock_path = self.token.dir.parent / "generation.lock"
-        with open(lock_path, "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with FileLock(self.token.dir.parent / "generation.lock"):
             for story, story_clips in sorted(by_story.items()):
                 write_generation_json(self.build_dir / story / GENERATION_FILE, story, self.provider.name,
                                       story_clips, rows)

@@ -14,9 +14,7 @@ it is moved aside and replaced by an empty cache: a cache may always be rebuilt 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import shutil
 import sqlite3
 import time
@@ -30,6 +28,7 @@ import orjson
 
 from prodscale.core.canon import canonical_json, digest_bytes
 from prodscale.errors import ProdscaleError
+from prodscale.storage.filelock import FileLock
 from prodscale.storage.fs import fix_mode, make_dirs
 
 AC_PREFIX = "a:"
@@ -78,7 +77,8 @@ class Cache:
         self.shared = shared  # True in workers: damage is reported (CacheDamaged), not healed here
         self.problems: list[str] = []
         self._buffer: dict[str, bytes] | None = None
-        self._writer_fd: tuple[int, int] | None = None  # (pid, fd) of the writer lock file
+        # opened once per process (a fork opens its own), locked for each write
+        self._writer = FileLock(directory / WRITER_LOCK, keep_open=True)
         self._cache = self._open()
 
     def _open(self) -> diskcache.Cache:
@@ -105,7 +105,7 @@ class Cache:
         except Exception:  # pragma: no cover - closing a broken db
             pass
         self._discard()
-        self._close_writer_lock()  # the lock file went with the old folder
+        self._writer.close()  # the lock file went with the old folder
         self._cache = diskcache.Cache(str(self.directory), **_SETTINGS)
 
     def _discard(self) -> None:
@@ -129,7 +129,7 @@ class Cache:
 
     def close(self) -> None:
         self._cache.close()
-        self._close_writer_lock()
+        self._writer.close()
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -137,40 +137,15 @@ class Cache:
         kernel hands a released flock to the next waiter at once, where SQLite's busy handler
         polls with sleeps of 1 to 25 ms (about 300 such sleeps in a two-worker cold build of 200
         stories, most of the workers' idle time). SQLite's own locking still guards correctness
-        for any writer that does not take this lock."""
-        fd = self._writer_lock()
-        if fd is None:
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        for any writer that does not take this lock, so a lock file that cannot be opened is no error."""
+        try:
+            self._writer.acquire()
+        except OSError:
+            pass  # the write goes on under SQLite's locking alone
         try:
             yield
         finally:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except OSError:  # closed meanwhile: a heal replaced the cache folder (closing released it)
-                pass
-
-    def _writer_lock(self) -> int | None:
-        pid = os.getpid()
-        if self._writer_fd is not None and self._writer_fd[0] != pid:
-            self._writer_fd = None  # inherited through fork: the open file is shared, so open our own
-        if self._writer_fd is None:
-            try:
-                fd = os.open(self.directory / WRITER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-                fix_mode(self.directory / WRITER_LOCK)
-            except OSError:
-                return None
-            self._writer_fd = (pid, fd)
-        return self._writer_fd[1]
-
-    def _close_writer_lock(self) -> None:
-        if self._writer_fd is not None and self._writer_fd[0] == os.getpid():
-            try:
-                os.close(self._writer_fd[1])
-            except OSError:
-                pass
-        self._writer_fd = None
+            self._writer.release()  # nothing to do if never taken, or closed by a heal meanwhile
 
     # -- content store -------------------------------------------------------------------------
     def get_blob(self, digest: str) -> bytes | None:

@@ -23,7 +23,6 @@ error, never silently reset.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
@@ -35,6 +34,7 @@ from typing import Any
 from collections.abc import Callable, Iterator
 
 from prodscale.errors import IntegrityError, ProdscaleError, UsageError
+from prodscale.storage.filelock import FileLock, is_held_elsewhere
 from prodscale.storage.fs import fix_mode, make_dirs
 
 LEDGER_NAME = "ledger.sqlite"
@@ -401,26 +401,21 @@ class RunToken:
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = Path(state_dir) / "runs"
-        make_dirs(self.dir)
         self.id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        tmp = self.dir / f".{self.id}.tmp"
-        self._fd: int | None = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
-        fix_mode(tmp)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        os.replace(tmp, self.dir / f"{self.id}.lock")  # visible only once locked
+        self._lock = FileLock(self.dir / f".{self.id}.tmp")
+        self._lock.acquire()
+        os.replace(self._lock.path, self.dir / f"{self.id}.lock")  # visible only once locked
 
     def is_alive(self, run_id: str) -> bool:
         return run_alive(self.dir.parent, run_id)
 
     def close(self) -> None:
-        if self._fd is not None:
+        if self._lock.held:
             try:
                 os.unlink(self.dir / f"{self.id}.lock")
             except FileNotFoundError:
                 pass
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            self._lock.release()
 
     def __enter__(self) -> RunToken:
         return self
@@ -433,18 +428,10 @@ def run_alive(state_dir: Path, run_id: str) -> bool:
     if not run_id or "/" in run_id or run_id.startswith("."):
         return False
     path = Path(state_dir) / "runs" / f"{run_id}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if is_held_elsewhere(path):
         return True
-    finally:
-        os.close(fd)
     try:
-        path.unlink()  # a crashed run's leftover
+        path.unlink()  # a crashed run's leftover (if there is a file at all)
     except FileNotFoundError:
         pass
     return False
