@@ -10,7 +10,8 @@ modules and never edits a shipped engine's; golden digests over a broad corpus
 
 A **preview** engine (``preview=True``) is selectable but never a default and never what "newest"
 means, until its issue ships it; its code digest is part of its action keys and lock inputs while it
-is one. No engine is a preview today: 2.0.0 shipped with issue 13 and is frozen like 1.x.
+is one. 2.0.0 shipped with issue 13 and is frozen like 1.x; 2.1.0 is a preview (2.0.0's code, its own
+rule data: see CHANGES.md).
 
 The modules are imported on first use, so a no-op build that never runs a rule never imports them.
 """
@@ -101,6 +102,9 @@ ENGINES: dict[str, Engine] = {
     "1.1.0": Engine("1.1.0", _STAGES_1_0, "prodscale.core.stages.aggregate"),
     "2.0.0": Engine("2.0.0", _STAGES_2_0, "prodscale.core.v2_0.stages.aggregate",
                     reader_module="prodscale.core.v2_0.reading"),   # shipped 2026-12-01 (issue 13): frozen
+    # a preview: 2.0.0's code with its own rule data (rules/2.1.0/), as 1.1.0 is 1.0.0's code with its own
+    "2.1.0": Engine("2.1.0", _STAGES_2_0, "prodscale.core.v2_0.stages.aggregate",
+                    reader_module="prodscale.core.v2_0.reading", preview=True),
 }
 
 
