@@ -9,16 +9,17 @@ PS4xx SRC. A code is never reused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from prodscale.core.model import Span
+from prodscale.core.vocab import Severity
 
-SEVERITIES = ("error", "warning", "note")
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    severity: str
+    severity: Severity
     code: str
     message: str
     span: Span | None = None
@@ -50,8 +51,14 @@ class Diagnostic:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnostic:
         span = Span.from_dict(data["span"]) if data.get("span") else None
-        return cls(severity=data["severity"], code=data["code"], message=data["message"], span=span,
+        return cls(severity=_severity(data["severity"]), code=data["code"], message=data["message"], span=span,
                    help=data.get("help"), acknowledged=data.get("acknowledged"), extra=data.get("extra") or {})
+
+
+def _severity(value: Any) -> Severity:
+    if value not in SEVERITIES:
+        raise ValueError(f"not a severity: {value!r}")
+    return cast(Severity, value)
 
 
 def render_text(diag: Diagnostic, path: str, source_lines: list[str] | None = None) -> str:

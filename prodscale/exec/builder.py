@@ -28,6 +28,7 @@ from prodscale.core.keys import UNICODE_VERSION
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.core.plan import Reason, Recorded, plan_story
+from prodscale.core.vocab import StoryStatus
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.exec.actions import TaskContext, TaskResult, Worker
 from prodscale.exec.commit import CommitSpec
@@ -114,7 +115,7 @@ def new_run_id() -> str:
 @dataclass
 class StoryOutcome:
     name: str
-    status: str            # complete | blocked | failed | error | up-to-date:<status>
+    status: StoryStatus
     engine: str
     counts: dict[str, int] = field(default_factory=dict)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)

@@ -16,6 +16,7 @@ import orjson
 
 from prodscale.core.canon import digest_bytes
 from prodscale.core.manifest import compilation_hash, render_text
+from prodscale.core.vocab import FindingLevel
 from prodscale.storage.lockfile import LOCK_NAME, LockFile
 
 
@@ -24,7 +25,7 @@ class Finding:
     story: str
     file: str
     problem: str
-    level: str = "error"   # "error": outputs, manifest and lock disagree (exit 3); "note": worth knowing only
+    level: FindingLevel = "error"   # "error": outputs, manifest and lock disagree (exit 3); "note": worth knowing only
 
     def to_dict(self) -> dict[str, str]:
         return {"story": self.story, "file": self.file, "problem": self.problem, "level": self.level}

@@ -18,10 +18,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from prodscale.core.vocab import StoryStatus, words
 from prodscale.storage.fs import FileStat, atomic_write
 
 SCHEMA = 3  # 2: shared key parts stored once ("parts", "parts_ref"); 3: lock entries the records hold are not repeated
@@ -35,7 +36,7 @@ class StoryRecord:
     text_digest: str
     story_key: str
     engine: str
-    status: str
+    status: StoryStatus
     outputs: dict[str, str] = field(default_factory=dict)          # file name -> digest
     output_stats: dict[str, FileStat] = field(default_factory=dict)  # file name -> stat after write
     counts: dict[str, int] = field(default_factory=dict)  # actions, scenes, errors, warnings
@@ -67,11 +68,18 @@ class StoryRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StoryRecord:
         return cls(path=d["path"], stat=FileStat.from_list(d["stat"]), text_digest=d["text_digest"],
-                   story_key=d["story_key"], engine=d["engine"], status=d["status"], outputs=dict(d["outputs"]),
+                   story_key=d["story_key"], engine=d["engine"], status=_status(d["status"]), outputs=dict(d["outputs"]),
                    output_stats={k: FileStat.from_list(v) for k, v in d["output_stats"].items()},
                    counts={k: int(v) for k, v in d.get("counts", {}).items()}, parts=d.get("parts", {}),
                    lock_entry=dict(d.get("lock_entry", {})),
                    codes={str(k): int(v) for k, v in (d.get("codes") or {}).items()})
+
+
+def _status(value: Any) -> StoryStatus:
+    """A recorded story status; another word means a state from elsewhere (the load discards it)."""
+    if value not in words(StoryStatus):
+        raise ValueError(f"unknown story status {value!r}")
+    return cast(StoryStatus, value)
 
 
 class BuildState:
