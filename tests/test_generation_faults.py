@@ -336,3 +336,36 @@ def test_a_result_is_streamed_to_its_file_under_a_cap(tmp_path: Path, monkeypatc
         client.fetch_to(f"{url}/v1/files/big.mp4", "key", other)
     srv.close()
     assert sorted(p.name for p in other.parent.iterdir()) == ["clip.mp4"]   # nothing partial left
+
+
+def test_a_provider_trickling_its_headers_is_cut_at_the_calls_timeout() -> None:
+    """The total deadline covered the body only: a server sending its status line and then one header byte at a
+    time (each read well inside the timeout) held the call for as long as it liked."""
+    import socket as _socket
+    import threading
+    import time as _time
+
+    srv = _socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def one() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(100):
+                conn.sendall(b"X")
+                _time.sleep(0.3)
+        except OSError:
+            pass
+        conn.close()
+    threading.Thread(target=one, daemon=True).start()
+    client = HttpProvider(provider_for(f"http://127.0.0.1:{srv.getsockname()[1]}", timeout_ms=1000,
+                                       max_attempts=1), "k")
+    t = _time.monotonic()
+    with pytest.raises(CallFailed, match="no answer"):
+        client.get_job("job-1", "key")
+    assert _time.monotonic() - t < 4
+    srv.close()
+    client.close()

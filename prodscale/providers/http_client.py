@@ -27,6 +27,7 @@ import os
 import re
 import ssl
 import tempfile
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -75,9 +76,34 @@ class HttpProvider:
         self._port = url.port
         self._prefix = url.path.rstrip("/")
         self.calls = 0
-        self._client = _new_client(config.retry.timeout_ms / 1000, https=url.scheme == "https", transport=transport)
-        # a client dropped without close() still closes its kept-alive connections when it is collected
-        self._closer = weakref.finalize(self, self._client.close)
+        self._transport = transport
+        # one httpx client (its kept-alive connections) per thread that calls: `generate -j 4` calls from four
+        # threads, and a call whose answer does not begin in time closes its own thread's client, no other's
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+        # a provider dropped without close() still closes its connections when it is collected
+        self._closer = weakref.finalize(self, _close_all, self._clients, self._clients_lock)
+
+    @property
+    def _client(self) -> httpx.Client:
+        """This thread's client (made on first use)."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = _new_client(self.config.retry.timeout_ms / 1000, https=self._scheme == "https",
+                                 transport=self._transport)
+            with self._clients_lock:
+                self._clients.append(client)
+            self._local.client = client
+        return client
+
+    def _drop_client(self, client: httpx.Client) -> None:
+        """Forget this thread's closed client: its next call makes a new one."""
+        client.close()
+        self._local.client = None
+        with self._clients_lock:
+            if client in self._clients:
+                self._clients.remove(client)
 
     def __repr__(self) -> str:
         return f"HttpProvider({self.config.name!r}, endpoint={self.config.endpoint!r})"
@@ -226,14 +252,45 @@ class HttpProvider:
         target, mark, query = (self._prefix + path).partition("?")
         url = httpx.URL(scheme=self._scheme, host=self._host, port=self._port, path=target,
                         query=query.encode() if mark else None)
-        with self._client.stream(method, url, content=payload, headers=headers) as resp:
-            if sink is not None and 200 <= resp.status_code < 300:
-                _stream_bounded(resp, sink, timeout=timeout, limit=MAX_RESULT_BYTES)
-                return resp.status_code, resp.headers, b""
-            data = _read_bounded(resp, deadline=time.monotonic() + timeout, limit=MAX_RESPONSE_BYTES)
-            # a provider may echo the request (its Authorization header) in an error: nothing it sends back
-            # reaches a message, the terminal, --json or the ledger with the key in it
-            return resp.status_code, resp.headers, redact(data, self.__key)
+        # httpx's timeouts are per read: a server trickling its headers a byte at a time would hold the call
+        # forever. Until the headers are in, a watchdog closes the connections at the call's timeout (the
+        # blocked read then fails, and is reported as no answer); the body has its own total deadline below
+        client = self._client
+        headers_in = threading.Event()
+        expired: list[bool] = []
+
+        def expire() -> None:
+            if not headers_in.is_set():
+                expired.append(True)
+                client.close()
+        watchdog = threading.Timer(timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with client.stream(method, url, content=payload, headers=headers) as resp:
+                headers_in.set()
+                watchdog.cancel()
+                if sink is not None and 200 <= resp.status_code < 300:
+                    _stream_bounded(resp, sink, timeout=timeout, limit=MAX_RESULT_BYTES)
+                    return resp.status_code, resp.headers, b""
+                data = _read_bounded(resp, deadline=time.monotonic() + timeout, limit=MAX_RESPONSE_BYTES)
+                # a provider may echo the request (its Authorization header) in an error: nothing it sends back
+                # reaches a message, the terminal, --json or the ledger with the key in it
+                return resp.status_code, resp.headers, redact(data, self.__key)
+        except (httpx.HTTPError, OSError, RuntimeError) as exc:
+            if expired:
+                raise httpx.ReadTimeout("the provider's answer did not begin within the call's timeout") from exc
+            raise
+        finally:
+            watchdog.cancel()
+            if expired:  # that client is closed: this thread's next call gets a new one
+                self._drop_client(client)
+
+
+def _close_all(clients: list[httpx.Client], lock: threading.Lock) -> None:
+    with lock:
+        for client in clients:
+            client.close()
 
 
 def _new_client(timeout: float, *, https: bool, transport: httpx.BaseTransport | None) -> httpx.Client:
