@@ -546,3 +546,14 @@ def test_two_people_talking_are_covered_both_ways_then_in_singles(tmp_path: Path
                                                                       "OTS over PELL onto NELL"]
     assert sorted(len(su["covers"]) for su in ots) == [1, 2]
     assert {su["size"] for su in spec["setups"]} >= {"2S", "OTS", "MCU"} and len(spec["setups"]) == 7
+
+
+def test_a_waived_error_is_shown_waived_and_not_counted_as_an_error(tmp_path: Path, capsys) -> None:
+    """The summary line counted a waived error ("errors: PS107 x1") and the finding rendered as a plain error."""
+    from projects import run
+    text = LINCOLN.replace("Abraham", "[[prodscale: waive PS107 an actor plays him; likeness cleared]]\nAbraham")
+    root = make_project(tmp_path / "w", {"w": text}, CONFIG_2)
+    code, out, err = run(capsys, "build", "-C", str(root))
+    assert code == 0 and "errors: PS107" not in err, err
+    code, out, err = run(capsys, "diagnostics", "-C", str(root))
+    assert "waived by the producer: an actor plays him; likeness cleared" in out + err

@@ -27,6 +27,8 @@ class Diagnostic:
     # set when a writer acknowledged this (warning-only) finding; holds the reason
     acknowledged: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # set when a producer waived this error (engine 2.0.0 and later); holds the reason
+    waived: str | None = None
 
     def shifted(self, lines: int) -> Diagnostic:
         """The same diagnostic with its span moved down by ``lines`` (scene-relative -> file)."""
@@ -44,6 +46,8 @@ class Diagnostic:
         }
         if self.acknowledged is not None:
             out["acknowledged"] = self.acknowledged
+        if self.waived is not None:
+            out["waived"] = self.waived
         if self.extra:
             out["extra"] = self.extra
         return out
@@ -52,7 +56,8 @@ class Diagnostic:
     def from_dict(cls, data: dict[str, Any]) -> Diagnostic:
         span = Span.from_dict(data["span"]) if data.get("span") else None
         return cls(severity=_severity(data["severity"]), code=data["code"], message=data["message"], span=span,
-                   help=data.get("help"), acknowledged=data.get("acknowledged"), extra=data.get("extra") or {})
+                   help=data.get("help"), acknowledged=data.get("acknowledged"), extra=data.get("extra") or {},
+                   waived=data.get("waived"))
 
 
 def _severity(value: Any) -> Severity:
@@ -84,6 +89,8 @@ def render_text(diag: Diagnostic, path: str, source_lines: list[str] | None = No
         lines.append(f"{pad} | {' ' * (start - offset)}{'^' * width}")
     if diag.acknowledged is not None:
         lines.append(f"  = note: acknowledged: {diag.acknowledged}")
+    if diag.waived is not None:
+        lines.append(f"  = note: waived by the producer: {diag.waived} (it does not block)")
     if diag.help:
         lines.append(f"  = help: {diag.help}")
     if diag.code.startswith("PS"):

@@ -48,10 +48,10 @@ _CODE_FILES = ("core/fountain.py", "core/fountain_inline.py", "core/text.py", "c
 
 
 def finding_codes(diagnostics: list[dict[str, Any]]) -> dict[str, int]:
-    """Unacknowledged errors and warnings per code: {"E:PS101": 2, "W:PS406": 5}."""
+    """Errors and warnings per code that still count (not acknowledged, not waived): {"E:PS101": 2}."""
     out: dict[str, int] = {}
     for d in diagnostics:
-        if d.get("severity") in ("error", "warning") and "acknowledged" not in d:
+        if d.get("severity") in ("error", "warning") and "acknowledged" not in d and "waived" not in d:
             key = f"{'E' if d['severity'] == 'error' else 'W'}:{d['code']}"
             out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items()))

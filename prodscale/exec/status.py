@@ -7,6 +7,7 @@ sentences (``reasons``). For a changed text it names the scenes whose content is
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from prodscale.core.canon import digest_bytes, digest_obj
@@ -20,7 +21,9 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
     files, errors = project.story_files()
     rows: list[dict[str, Any]] = []
     for err in errors:
-        rows.append({"story": err.path, "state": "error", "reasons": [err.message], "why": []})
+        # a file that is no story (a refused name): named by its stem, as build --json's "failed" names it
+        stem = PurePosixPath(err.path or "?").name.removesuffix(".fountain")
+        rows.append({"story": stem, "path": err.path, "state": "error", "reasons": [err.message], "why": []})
     for sf in files:
         rec = state.stories.get(sf.name)
         engine = builder.engine_for(sf.name)
@@ -29,7 +32,8 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
             source = builder.read_source(sf, rec)
             text_digest, text = source.text_digest, source.text
         except ProdscaleError as err:
-            rows.append({"story": sf.name, "state": "error", "reasons": [err.render()], "why": []})
+            rows.append({"story": sf.name, "path": sf.rel_path, "state": "error", "reasons": [err.message],
+                         "why": []})
             continue
         parts = builder.story_key_parts(text_digest, engine, rules)
         reasons = builder.plan(sf, rec, parts, digest_obj(parts))
