@@ -389,3 +389,15 @@ def test_the_generate_command_closes_its_client(example_copy: Path, monkeypatch:
     out, err = capsys.readouterr()
     assert "refused the API key" in err and not leaks(out, err)
     assert rec.requests and len(opened) == 1 and opened[0]._client.is_closed
+
+
+@pytest.mark.parametrize("body", [[], "job", 7, {"status": "queued"}, {"id": ["x"], "status": "queued"},
+                                  {"id": "job-1", "status": None}])
+def test_an_answer_that_is_not_a_job_is_maybe_sent_not_a_crash(body: Any) -> None:
+    """Issue 14: a `[]` job crashed generate and then every reconciliation after it."""
+    rec = Recorder(reply(200, json=body))
+    with client_for(rec, max_attempts=2) as client, pytest.raises(CallFailed) as info:
+        client.submit("idem-1", {"prompt": "a boat"})
+    assert info.value.maybe_sent and "not a job" in info.value.message
+    with client_for(Recorder(reply(200, json=body)), max_attempts=1) as client, pytest.raises(CallFailed):
+        client.get_job("job-1", "idem-1")

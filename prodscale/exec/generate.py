@@ -381,13 +381,14 @@ class Generator:
                 self.ledger.hold_for_review(clip.key, job_id=job_id, reason=str(problem))
                 return Result(clip.story, clip.clip_id, clip.key, "in-flight", job_id=job_id,
                               message=f"held for review: {problem}; nothing was booked")
-            url = (job.get("output") or {}).get("url")
+            output = job.get("output")
+            url = output.get("url") if isinstance(output, dict) and isinstance(output.get("url"), str) else None
             self.ledger.capture(clip.key, cost, job_id=job_id, output_url=url)
             row = self.ledger.get(clip.key) or {}
             result = self._result(clip, row, "completed")
             result.output_file = self._fetch(clip, url)
             return result
-        error = job.get("error") or {}
+        error = job.get("error") if isinstance(job.get("error"), dict) else {}
         code = str(error.get("code") or "unknown")
         message = str(error.get("message") or "")[:200]
         if is_charged_failure(self.provider, code):

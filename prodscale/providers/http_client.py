@@ -204,10 +204,17 @@ class HttpProvider:
                     if raw:
                         return data
                     try:
-                        return json.loads(data)
+                        answer = json.loads(data)
                     except ValueError:
                         maybe_sent = True
                         last = f"HTTP {status} with a body that is not JSON"
+                    else:
+                        if _is_job(answer):
+                            return answer
+                        # a `[]` or a job without an id crashed every reconciliation after it: an answer we
+                        # cannot read may still mean a job was made, so it is "maybe sent", reconciled by key
+                        maybe_sent = True
+                        last = f"HTTP {status} with an answer that is not a job (no id, or a status that is no word)"
                 elif status == 404 and missing_ok:
                     return None
                 elif status in RETRY_STATUSES or status >= 500:
@@ -380,6 +387,12 @@ def redact(data: bytes, secret: str) -> bytes:
     if secret:
         data = data.replace(secret.encode("utf-8"), REDACTED)
     return _BEARER.sub(rb"\1" + REDACTED, data)
+
+
+def _is_job(answer: Any) -> bool:
+    """An object with an id (a status, when given, is a word: without one the job is polled for it)."""
+    return (isinstance(answer, dict) and isinstance(answer.get("id"), str) and bool(answer["id"])
+            and isinstance(answer.get("status", ""), str))
 
 
 def _error_of(data: bytes) -> tuple[str | None, str]:
