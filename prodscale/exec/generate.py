@@ -388,7 +388,8 @@ class Generator:
             result = self._result(clip, row, "completed")
             result.output_file = self._fetch(clip, url)
             return result
-        error = job.get("error") if isinstance(job.get("error"), dict) else {}
+        raw_error = job.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         code = str(error.get("code") or "unknown")
         message = str(error.get("message") or "")[:200]
         if is_charged_failure(self.provider, code):
