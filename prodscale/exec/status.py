@@ -15,10 +15,13 @@ from prodscale.core.plan import Reason
 from prodscale.errors import ProdscaleError
 
 
-def story_lines(builder: Any) -> list[dict[str, Any]]:
+def story_lines(builder: Any, only: str | None = None) -> list[dict[str, Any]]:
+    """One row per story (or only the story named ``only``): its state and the planner's reasons."""
     project = builder.project
     state = builder.state.load()
     files, errors = project.story_files()
+    if only is not None:
+        files, errors = [sf for sf in files if sf.name == only], []
     rows: list[dict[str, Any]] = []
     for err in errors:
         # a file that is no story (a refused name): named by its stem, as build --json's "failed" names it
@@ -47,7 +50,7 @@ def story_lines(builder: Any) -> list[dict[str, Any]]:
             assert rec is not None
             row["status"] = rec.status
         rows.append(row)
-    names = {sf.name for sf in files}
+    names = {sf.name for sf in files} if only is None else {only}
     for gone in sorted(set(state.stories) - names):
         rows.append({"story": gone, "state": "deleted", "reasons": ["story file removed: outputs will be deleted"],
                      "why": []})

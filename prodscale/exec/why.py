@@ -185,6 +185,11 @@ def render(expl: dict[str, Any], indent: str = "") -> list[str]:
     t = expl["target"]
     state = expl["state"]
     lines: list[str] = []
+    story = expl.get("story")
+    if story is not None:
+        name = t.split(":")[0].split("#")[0]
+        said = "up to date" if story["state"] == "up-to-date" else f"{story['state']}: {'; '.join(story['reasons'])}"
+        lines.append(f"{indent}{name}: {said}")
     if state == "cache-hit":
         lines.append(f"{indent}{t}: up to date (cache hit, computed in run {expl.get('run')} at {expl.get('at')})")
         return lines
@@ -232,7 +237,14 @@ def render(expl: dict[str, Any], indent: str = "") -> list[str]:
 
 def explain_target(builder: Any, target: str) -> dict[str, Any]:
     t = parse_target(target)
-    return Explainer(builder, t.story).explain(target if t.stage or t.scene else t.story)
+    if t.stage or t.scene:
+        return Explainer(builder, t.story).explain(target)
+    from prodscale.exec.status import story_lines
+    rows = story_lines(builder, only=t.story)
+    expl = Explainer(builder, t.story).explain(t.story)
+    if rows:  # the story as a whole, from the planner build and status share; then its targets
+        expl["story"] = {k: rows[0][k] for k in ("state", "reasons", "why") if k in rows[0]}
+    return expl
 
 
 __all__ = ["explain_target", "render"]
