@@ -16,25 +16,19 @@ sandbox server, ``prodscale.exec.generate`` the orchestration.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from collections.abc import Mapping
 
+import msgspec
+
 from prodscale.core.canon import digest_obj
-from prodscale.core.toml_lines import KeyPath, line_of
+from prodscale.core.toml_lines import KeyPath, convert, dotted, header, line_of, says
 from prodscale.errors import ConfigError, UsageError
 
 KINDS = ("http",)
 REQUEST_FIELDS = ("provider", "model", "prompt", "negative_prompt", "duration_ms", "aspect", "seed")
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_PROVIDER_KEYS = {"kind", "endpoint", "model", "api_key_env", "profile", "prices", "retry", "charged_failures",
-                  "max_concurrency"}
-_PRICE_KEYS = {"per_request", "per_second", "durations"}
-_BUDGET_KEYS = {"currency", "decimals"}
 
 
 @dataclass(frozen=True)
@@ -80,145 +74,124 @@ class Budget:
 
 
 # --------------------------------------------------------------------------- config validation
+# The tables of prodscale.toml as typed structs, read strictly by toml_lines.convert; the words of an error
+# are next to the type they are about. What is not a type (a price for the model, the bound of retries) is
+# checked after.
 
-def _fail(message: str, key: KeyPath, hint: str, *, path: str, text: str) -> ConfigError:
-    return ConfigError(message, hint=hint, path=path, line=line_of(text, key))
+_Money = Annotated[int, says("{name} must be a non-negative integer (minor units)",
+                             "money is whole minor units (cents or credits), never a decimal", ge=0)]
+_DurationMs = Annotated[str, msgspec.Meta(pattern=r"^0*[1-9][0-9]*$")]   # a table key: TOML keys are strings
 
 
-def _int(value: Any, *, minimum: int = 0) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        return None
-    return value
+class _Price(msgspec.Struct, forbid_unknown_fields=True):
+    WORDS: ClassVar[msgspec.Meta] = says("{name} must be a table",
+                                         "per_request, per_second and durations, in minor units")
+    per_request: _Money = 0
+    per_second: _Money = 0
+    durations: Annotated[dict[_DurationMs, Annotated[int, msgspec.Meta(ge=0)]],
+                         says("{name} maps a duration in ms to a whole price",
+                              'e.g. durations = { "10000" = 45 }')] = {}
+
+
+def _ms(minimum: int) -> msgspec.Meta:
+    return says(f"{{name}} must be an integer >= {minimum}", "times are whole milliseconds", ge=minimum)
+
+
+class _Retry(msgspec.Struct, forbid_unknown_fields=True):   # RetryPolicy as written, with RetryPolicy's defaults
+    max_attempts: Annotated[int, _ms(1)] = RetryPolicy.max_attempts
+    base_delay_ms: Annotated[int, _ms(0)] = RetryPolicy.base_delay_ms
+    max_delay_ms: Annotated[int, _ms(0)] = RetryPolicy.max_delay_ms
+    max_retry_after_ms: Annotated[int, _ms(0)] = RetryPolicy.max_retry_after_ms
+    timeout_ms: Annotated[int, _ms(1)] = RetryPolicy.timeout_ms
+    poll_interval_ms: Annotated[int, _ms(0)] = RetryPolicy.poll_interval_ms
+    poll_timeout_ms: Annotated[int, _ms(0)] = RetryPolicy.poll_timeout_ms
+
+
+class _Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    WORDS: ClassVar[msgspec.Meta] = says("{name} must be a table", "write it as [{name}]")
+    kind: Annotated[Literal["http"],
+                    says("{parent}: unknown kind '{value}'", f"known kinds: {', '.join(KINDS)}")] = "http"
+    endpoint: Annotated[str, says("{name} must be an http:// or https:// URL",
+                                  'e.g. endpoint = "http://127.0.0.1:8765"', pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    model: Annotated[str, says("{name} must be a non-empty string", 'e.g. model = "sandbox-v1"', min_length=1)]
+    api_key_env: Annotated[str, says("{name} must name an environment variable",
+                                     'e.g. api_key_env = "PRODSCALE_SANDBOX_KEY"; the key itself stays in the '
+                                     'environment', pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    profile: Annotated[str, says("{name} must name a generator profile", 'e.g. profile = "generic"',
+                                 min_length=1)] | None = None
+    prices: Annotated[dict[str, _Price], says("{name} must be a table", 'write [{parent}.prices."<model>"]')] = {}
+    retry: Annotated[_Retry, says("{name} must be a table",
+                                  "write [{parent}.retry]")] = msgspec.field(default_factory=_Retry)
+    charged_failures: Annotated[list[Annotated[str, msgspec.Meta(min_length=1)]],
+                                says("{name} must be a list of failure codes", 'e.g. charged_failures = '
+                                     '["safety_refusal"] (failures the provider bills anyway)')] = []
+    max_concurrency: Annotated[int, says("{name} must be a positive integer", "e.g. max_concurrency = 4",
+                                         ge=1)] = 4
+
+
+_ProviderName = Annotated[str, says("{name}: the name must be letters, digits, '-' or '_'",
+                                    "e.g. [providers.sandbox]", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+_Providers = Annotated[dict[_ProviderName, _Provider],
+                       says("'providers' must be a table", "write [providers.<name>] tables")]
+
+
+class _Budget(msgspec.Struct, forbid_unknown_fields=True):
+    currency: Annotated[str, says("{name} must be a non-empty string", 'e.g. currency = "USD"',
+                                  pattern=r"\S")] = "credits"
+    decimals: Annotated[int, says("{name} must be an integer from 0 to 6",
+                                  "2 for cents (amounts like 12.50), 0 for whole credits", ge=0, le=6)] = 0
+
+
+_BudgetTable = Annotated[_Budget, says("'budget' must be a table", "write it as [budget]")]
+
+
+def _provider_name(path: KeyPath, table: bool) -> str:
+    """How a provider's error calls a key: ``providers.<name>: prices.<model>.per_second`` (every provider
+    error starts with its provider); a table by its header."""
+    if table or len(path) <= 2:
+        return header(path) if table else dotted(path)
+    return f"{dotted(path[:2])}: {dotted(path[2:])}"
 
 
 def parse_budget(raw: Mapping[str, Any], *, path: str = "prodscale.toml", text: str = "") -> Budget:
     """The ``[budget]`` table: the ledger's currency label and its number of decimals."""
-    table = raw.get("budget", {})
-    if not isinstance(table, dict):
-        raise _fail("'budget' must be a table", ("budget",), "write it as [budget]", path=path, text=text)
-    for key in table:
-        if key not in _BUDGET_KEYS:
-            raise _fail(f"unknown key '{key}' in [budget]", ("budget", key),
-                        f"known keys: {', '.join(sorted(_BUDGET_KEYS))}",
-                        path=path, text=text)
-    currency = table.get("currency", "credits")
-    if not isinstance(currency, str) or not currency.strip():
-        raise _fail("budget.currency must be a non-empty string", ("budget", "currency"), 'e.g. currency = "USD"',
-                    path=path, text=text)
-    decimals = _int(table.get("decimals", 0))
-    if decimals is None or decimals > 6:
-        raise _fail("budget.decimals must be an integer from 0 to 6", ("budget", "decimals"),
-                    "2 for cents (amounts like 12.50), 0 for whole credits", path=path, text=text)
-    return Budget(currency.strip(), decimals)
+    table = convert(raw.get("budget", {}), _BudgetTable, text=text, file=path, at=("budget",))
+    return Budget(table.currency.strip(), table.decimals)
 
 
-def parse_providers(raw: Mapping[str, Any], *, path: str = "prodscale.toml", text: str = "") -> dict[str, ProviderConfig]:
-    """Every ``[providers.<name>]`` table, validated; errors name the file and the line."""
+def parse_providers(raw: Mapping[str, Any], *, path: str = "prodscale.toml",
+                    text: str = "") -> dict[str, ProviderConfig]:
+    """Every ``[providers.<name>]`` table, validated; errors name the file and the line in that provider's
+    own table."""
     table = raw.get("providers", {})
-    if not isinstance(table, dict):
-        raise _fail("'providers' must be a table", ("providers",), "write [providers.<name>] tables",
-                    path=path, text=text)
+
+    def fail(name: str, message: str, key: KeyPath, hint: str) -> ConfigError:
+        return ConfigError(f"providers.{name}: {message}", hint=hint, path=path,
+                           line=line_of(text, ("providers", name, *key)))
+
+    for name, entry in table.items() if isinstance(table, dict) else ():
+        if isinstance(entry, dict) and "api_key" in entry:   # before anything else, and never echoed
+            raise fail(name, "an API key never goes in prodscale.toml", ("api_key",),
+                       'delete the line and name an environment variable instead: api_key_env = "MY_PROVIDER_KEY"')
+    providers: dict[str, _Provider] = convert(table, _Providers, text=text, file=path, at=("providers",),
+                                              name=_provider_name)
     out: dict[str, ProviderConfig] = {}
-    for name, entry in table.items():
-        out[name] = _parse_provider(name, entry, path=path, text=text)
+    for name, p in providers.items():
+        if not p.prices:
+            raise fail(name, "a price table is required", (),
+                       f'add [providers.{name}.prices."{p.model}"] with per_request and per_second (minor units)')
+        if p.model not in p.prices:
+            raise fail(name, f"no price for model '{p.model}'", ("model",),
+                       f'add [providers.{name}.prices."{p.model}"]')
+        if p.retry.max_attempts > 20:
+            raise fail(name, "retry.max_attempts is at most 20", ("retry", "max_attempts"),
+                       "retries must stay bounded")
+        prices = {m: ModelPrice(t.per_request, t.per_second, {int(d): v for d, v in t.durations.items()})
+                  for m, t in p.prices.items()}
+        out[name] = ProviderConfig(name, p.kind, p.endpoint.rstrip("/"), p.model, p.api_key_env, p.profile, prices,
+                                   RetryPolicy(**msgspec.structs.asdict(p.retry)),
+                                   tuple(sorted(set(p.charged_failures))), p.max_concurrency)
     return out
-
-
-def _parse_provider(name: str, entry: Any, *, path: str, text: str) -> ProviderConfig:
-    def fail(message: str, key: KeyPath, hint: str) -> ConfigError:
-        return _fail(f"providers.{name}: {message}", ("providers", name, *key), hint, path=path, text=text)
-
-    if not _PROVIDER_NAME.match(name):
-        raise fail("the name must be letters, digits, '-' or '_'", (), "e.g. [providers.sandbox]")
-    if not isinstance(entry, dict):
-        raise fail("must be a table", (), f"write it as [providers.{name}]")
-    if "api_key" in entry:
-        raise fail("an API key never goes in prodscale.toml", ("api_key",),
-                   "delete the line and name an environment variable instead: api_key_env = \"MY_PROVIDER_KEY\"")
-    for key in entry:
-        if key not in _PROVIDER_KEYS:
-            raise fail(f"unknown key '{key}'", (key,), f"known keys: {', '.join(sorted(_PROVIDER_KEYS))}")
-    kind = entry.get("kind", "http")
-    if kind not in KINDS:
-        raise fail(f"unknown kind '{kind}'", ("kind",), f"known kinds: {', '.join(KINDS)}")
-    endpoint = entry.get("endpoint")
-    if not isinstance(endpoint, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
-        raise fail("endpoint must be an http:// or https:// URL", ("endpoint",),
-                   'e.g. endpoint = "http://127.0.0.1:8765"')
-    model = entry.get("model")
-    if not isinstance(model, str) or not model:
-        raise fail("model must be a non-empty string", ("model",), 'e.g. model = "sandbox-v1"')
-    env = entry.get("api_key_env")
-    if not isinstance(env, str) or not _ENV_NAME.match(env):
-        raise fail("api_key_env must name an environment variable", ("api_key_env",),
-                   'e.g. api_key_env = "PRODSCALE_SANDBOX_KEY"; the key itself stays in the environment')
-    profile = entry.get("profile")
-    if profile is not None and (not isinstance(profile, str) or not profile):
-        raise fail("profile must name a generator profile", ("profile",), 'e.g. profile = "generic"')
-    prices_raw = entry.get("prices")
-    if not isinstance(prices_raw, dict) or not prices_raw:
-        raise fail("a price table is required", (),
-                   f'add [providers.{name}.prices."{model}"] with per_request and per_second (minor units)')
-    prices: dict[str, ModelPrice] = {}
-    for mname, mtable in prices_raw.items():
-        prices[mname] = _parse_price(name, mname, mtable, lambda m, k, h, at=("prices", mname): fail(m, (*at, *k), h))
-    if model not in prices:
-        raise fail(f"no price for model '{model}'", ("model",), f'add [providers.{name}.prices."{model}"]')
-    retry = _parse_retry(entry.get("retry", {}), lambda m, k, h: fail(m, ("retry", *k), h))
-    charged = entry.get("charged_failures", [])
-    if not isinstance(charged, list) or not all(isinstance(c, str) and c for c in charged):
-        raise fail("charged_failures must be a list of failure codes", ("charged_failures",),
-                   'e.g. charged_failures = ["safety_refusal"] (failures the provider bills anyway)')
-    conc = _int(entry.get("max_concurrency", 4), minimum=1)
-    if conc is None:
-        raise fail("max_concurrency must be a positive integer", ("max_concurrency",), "e.g. max_concurrency = 4")
-    return ProviderConfig(name, kind, endpoint.rstrip("/"), model, env, profile, prices, retry,
-                          tuple(sorted(set(charged))), conc)
-
-
-def _parse_price(provider: str, model: str, table: Any, fail: Any) -> ModelPrice:
-    if not isinstance(table, dict):
-        raise fail(f"prices.{model} must be a table", (), f'[providers.{provider}.prices."{model}"]')
-    for key in table:
-        if key not in _PRICE_KEYS:
-            raise fail(f"unknown key '{key}' in prices.{model}", (key,),
-                       f"known keys: {', '.join(sorted(_PRICE_KEYS))}")
-    values: dict[str, int] = {}
-    for key in ("per_request", "per_second"):
-        v = _int(table.get(key, 0))
-        if v is None:
-            raise fail(f"prices.{model}.{key} must be a non-negative integer (minor units)", (key,),
-                       "money is whole minor units (cents or credits), never a decimal")
-        values[key] = v
-    durations: dict[int, int] = {}
-    for dkey, price in (table.get("durations") or {}).items():
-        dms = int(dkey) if isinstance(dkey, str) and dkey.isdigit() else None
-        p = _int(price)
-        if dms is None or dms <= 0 or p is None:
-            raise fail(f"prices.{model}.durations maps a duration in ms to a whole price", ("durations", dkey),
-                       'e.g. durations = { "10000" = 45 }')
-        durations[dms] = p
-    return ModelPrice(values["per_request"], values["per_second"], durations)
-
-
-def _parse_retry(table: Any, fail: Any) -> RetryPolicy:
-    if not isinstance(table, dict):
-        raise fail("retry must be a table", (), "write [providers.<name>.retry]")
-    defaults = RetryPolicy()
-    values: dict[str, int] = {}
-    for key in defaults.__dataclass_fields__:
-        minimum = 1 if key in ("max_attempts", "timeout_ms") else 0
-        v = _int(table.get(key, getattr(defaults, key)), minimum=minimum)
-        if v is None:
-            raise fail(f"retry.{key} must be an integer >= {minimum}", (key,), "times are whole milliseconds")
-        values[key] = v
-    for key in table:
-        if key not in values:
-            raise fail(f"unknown key '{key}' in retry", (key,),
-                       f"known keys: {', '.join(sorted(defaults.__dataclass_fields__))}")
-    if values["max_attempts"] > 20:
-        raise fail("retry.max_attempts is at most 20", ("max_attempts",), "retries must stay bounded")
-    return RetryPolicy(**values)
 
 
 # --------------------------------------------------------------------------- requests and keys

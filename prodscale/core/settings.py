@@ -1,36 +1,108 @@
 """Project settings (``prodscale.toml``) as validated, immutable data.
 
-Parsing TOML is the caller's job (storage); this module validates the parsed table so every
-error names the file, the line of the offending key where it can be found, and what to do.
+Parsing TOML is the caller's job (storage); this module checks the parsed table against the typed
+structs below (:func:`prodscale.core.toml_lines.convert`: strict types, no unknown sections or keys) so
+every error names the file, the line of the offending key inside its own table, and what to do.
 Stages read settings by dotted key (``project.profile``, ``style``, ``characters``); the engine
-hashes exactly the keys a stage declares.
+hashes exactly the keys a stage declares, from ``Settings.raw``: the parsed table as it is, never the
+structs (a default the structs fill in must not change a build key).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from prodscale.core.toml_lines import KeyPath, line_of
+import msgspec
+
+from prodscale.core.toml_lines import convert, line_of, says
 from prodscale.errors import ConfigError
 
 DEFAULT_ENGINE = "2.0.0"
 
-# section -> allowed keys (None: free-form table whose values are validated elsewhere)
-_KNOWN: dict[str, set[str] | None] = {
-    "project": {"name", "engine", "profile", "stories", "heading_prefixes", "paper"},
-    "style": {"look", "aspect", "negative"},
-    "characters": None,
-    "acknowledge": None,
-    "waive": None,   # engine 2.0.0: a producer's waiver of one error, with a reason
-    "providers": None,
-    "budget": None,
-}
+_VERSION = r"^\d+\.\d+\.\d+$"
+_SOME_TEXT = r"\S"   # a string with more than blanks in it
+_TABLE = says("'{key}' must be a table", "write it as [{key}]")
 
 
-# what each [style] key looks like, for the hint of a wrong-typed value
-_STYLE_EXAMPLES = {"look": "natural light, 35mm film grain", "aspect": "16:9", "negative": "text, watermark"}
+def _text(default: str) -> msgspec.Meta:
+    return says("{name} must be a non-empty string", f'e.g. {{key}} = "{default}"', min_length=1)
+
+
+def _style(example: str) -> msgspec.Meta:   # a wrong-typed value reached the prompts stage as an internal error
+    return says("{name} must be a string, not {type}", f'e.g. {{key}} = "{example}"')
+
+
+class _Project(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, says("{name} must be a string", 'e.g. name = "Tidewater Shorts"')] = "untitled"
+    engine: Annotated[str, says("{name} '{value}' is not a version like 1.0.0", 'e.g. engine = "1.0.0"',
+                                pattern=_VERSION)] = DEFAULT_ENGINE
+    profile: Annotated[str, _text("generic")] = "generic"
+    stories: Annotated[str, _text("stories")] = "stories"
+    heading_prefixes: Annotated[list[Annotated[str, msgspec.Meta(pattern=_SOME_TEXT)]],
+                                says("{name} must be a list of non-empty strings",
+                                     'e.g. heading_prefixes = ["ИНТ.", "НАТ."]')] = []
+    paper: Annotated[Literal["letter", "a4"],
+                     says("{name} '{value}' is not a paper size prodscale paginates",
+                          'paper = "letter" (US Letter, 55 lines a page) or paper = "a4" (57 lines)')] = "letter"
+
+
+class _Style(msgspec.Struct, forbid_unknown_fields=True):
+    look: Annotated[str, _style("natural light, 35mm film grain")] = ""
+    aspect: Annotated[str, _style("16:9")] = ""
+    negative: Annotated[str, _style("text, watermark")] = ""
+
+
+class _Character(msgspec.Struct):   # other keys are the writer's notes, free-form
+    WORDS: ClassVar[msgspec.Meta] = says("[characters.{key}] must be a table with a description string",
+                                         'e.g. [characters.{key}]\\ndescription = "..."')
+    description: str = ""
+
+
+_Acknowledged = Annotated[str, says("{name} must be a non-empty string",   # an ill-typed entry matched nothing
+                                    'e.g. code = "PS401" and reason = "the boathouse is timeless"',
+                                    pattern=_SOME_TEXT)]
+
+
+class _Acknowledgement(msgspec.Struct, forbid_unknown_fields=True):
+    WORDS: ClassVar[msgspec.Meta] = says(
+        "each [[acknowledge]] needs code and reason (and optionally story)",
+        'e.g. [[acknowledge]]\\nstory = "pilot"\\ncode = "PS401"\\nreason = "..."',
+        missing="each [[acknowledge]] needs code and reason (and optionally story)")
+    code: _Acknowledged
+    reason: _Acknowledged
+    story: _Acknowledged | None = None
+    scene: _Acknowledged | None = None
+
+
+_WAIVER = "each [[waive]] needs code and a reason (and optionally story, scene, match)"
+_WAIVER_HINT = ('e.g. [[waive]]\nstory = "pilot"\ncode = "PS107"\nmatch = "Abraham Lincoln"\n'
+                'reason = "the historical figure is played by an actor; likeness cleared"')
+
+
+class _Waiver(msgspec.Struct, forbid_unknown_fields=True):   # engine 2.0.0: a producer's waiver of one error
+    WORDS: ClassVar[msgspec.Meta] = says(_WAIVER, _WAIVER_HINT, missing=_WAIVER)
+    code: Annotated[str, msgspec.Meta(pattern=_SOME_TEXT)]
+    reason: Annotated[str, msgspec.Meta(pattern=_SOME_TEXT)]
+    story: str | None = None
+    scene: str | int | None = None
+    match: str | None = None
+
+
+class _SettingsFile(msgspec.Struct, forbid_unknown_fields=True):
+    """prodscale.toml as a whole; [providers] and [budget] are read by core/generation.py, on use."""
+
+    WORDS: ClassVar[msgspec.Meta] = says(unknown="unknown section or key '{key}'",
+                                         unknown_hint="known sections: {known}")
+    project: Annotated[_Project, _TABLE] = msgspec.field(default_factory=_Project)
+    style: Annotated[_Style, _TABLE] = msgspec.field(default_factory=_Style)
+    characters: Annotated[dict[str, _Character], _TABLE] = {}
+    acknowledge: Annotated[list[_Acknowledgement],
+                           says("'acknowledge' must be an array of tables ([[acknowledge]])",
+                                "write [[acknowledge]] with story, code and reason")] = []
+    waive: Annotated[list[_Waiver], says(_WAIVER, _WAIVER_HINT)] = []
+    providers: Annotated[dict[str, Any], says("'providers' must be a table", "write [providers.<name>] tables")] = {}
+    budget: Annotated[dict[str, Any], _TABLE] = {}
 
 
 @dataclass(frozen=True)
@@ -60,82 +132,13 @@ class Settings:
 
 def validate_settings(data: dict[str, Any], *, path: str, text: str) -> Settings:
     """Check the parsed ``prodscale.toml`` table and return Settings; errors name the line."""
-
-    def fail(message: str, key: KeyPath, hint: str) -> ConfigError:
-        return ConfigError(message, hint=hint, path=path, line=line_of(text, key))
-
-    for section, value in data.items():
-        if section not in _KNOWN:
-            raise fail(f"unknown section or key '{section}'", (section,),
-                       f"known sections: {', '.join(sorted(_KNOWN))}")
-        allowed = _KNOWN[section]
-        if section == "waive":
-            entries = value if isinstance(value, list) else [None]
-            for index, e in enumerate(entries):
-                if not (isinstance(e, dict) and {"code", "reason"} <= set(e) and str(e.get("reason", "")).strip()):
-                    raise fail("each [[waive]] needs code and a reason (and optionally story, scene, match)",
-                               (section, index) if isinstance(value, list) else (section,),
-                               'e.g. [[waive]]\nstory = "pilot"\ncode = "PS107"\nmatch = "Abraham Lincoln"\n'
-                               'reason = "the historical figure is played by an actor; likeness cleared"')
-            continue
-        if section == "acknowledge":
-            if not isinstance(value, list):
-                raise fail("'acknowledge' must be an array of tables ([[acknowledge]])", (section,),
-                           "write [[acknowledge]] with story, code and reason")
-            for index, entry in enumerate(value):
-                if not isinstance(entry, dict) or not {"code", "reason"} <= set(entry):
-                    raise fail("each [[acknowledge]] needs code and reason (and optionally story)",
-                               (section, index),
-                               'e.g. [[acknowledge]]\\nstory = "pilot"\\ncode = "PS401"\\nreason = "..."')
-                bad = [k for k, v in entry.items() if not isinstance(v, str) or not v.strip()]
-                if bad:   # an ill-typed entry was accepted silently and matched nothing
-                    raise fail(f"[[acknowledge]] {bad[0]} must be a non-empty string", (section, index, bad[0]),
-                               'e.g. code = "PS401" and reason = "the boathouse is timeless"')
-            continue
-        if not isinstance(value, dict):
-            raise fail(f"'{section}' must be a table", (section,), f"write it as [{section}]")
-        if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    raise fail(f"unknown key '{key}' in [{section}]", (section, key),
-                               f"known keys in [{section}]: {', '.join(sorted(allowed))}")
-        if section == "style":   # a wrong-typed value reached the prompts stage as an internal error
-            for key, v in value.items():
-                if not isinstance(v, str):
-                    raise fail(f"[style] {key} must be a string, not {type(v).__name__}", ("style", key),
-                               f'e.g. {key} = "{_STYLE_EXAMPLES.get(key, "...")}"')
-    project = data.get("project", {})
-
-    def text_value(key: str, default: str) -> str:
-        value = project.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise fail(f"project.{key} must be a non-empty string", ("project", key), f'e.g. {key} = "{default}"')
-        return value
-
-    engine = text_value("engine", DEFAULT_ENGINE)
-    if not re.fullmatch(r"\d+\.\d+\.\d+", engine):
-        raise fail(f"project.engine '{engine}' is not a version like 1.0.0", ("project", "engine"),
-                   'e.g. engine = "1.0.0"')
-    stories_dir = text_value("stories", "stories")
+    project = convert(data, _SettingsFile, text=text, file=path).project
+    stories_dir = project.stories
     if stories_dir.startswith("/") or ".." in stories_dir.split("/"):
-        raise fail("project.stories must be a folder inside the project", ("project", "stories"),
-                   'e.g. stories = "stories"')
-    prefixes = project.get("heading_prefixes", [])
-    if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.strip() for p in prefixes):
-        raise fail("project.heading_prefixes must be a list of non-empty strings", ("project", "heading_prefixes"),
-                   'e.g. heading_prefixes = ["ИНТ.", "НАТ."]')
-    paper = project.get("paper", "letter")
-    if paper not in ("letter", "a4"):
-        raise fail(f"project.paper '{paper}' is not a paper size prodscale paginates", ("project", "paper"),
-                   'paper = "letter" (US Letter, 55 lines a page) or paper = "a4" (57 lines)')
-    characters = data.get("characters", {})
-    for cname, entry in characters.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("description", ""), str):
-            raise fail(f"characters.{cname} must be a table with a description string", ("characters", cname),
-                       f'e.g. [characters.{cname}]\\ndescription = "..."')
-    return Settings(raw=data, path=path, name=str(project.get("name", "untitled")), engine=engine,
-                    profile=text_value("profile", "generic"), stories_dir=stories_dir,
-                    heading_prefixes=tuple(prefixes))
+        raise ConfigError("[project] stories must be a folder inside the project", hint='e.g. stories = "stories"',
+                          path=path, line=line_of(text, ("project", "stories")))
+    return Settings(raw=data, path=path, name=project.name, engine=project.engine, profile=project.profile,
+                    stories_dir=stories_dir, heading_prefixes=tuple(project.heading_prefixes))
 
 
 # a story name becomes build/<name>/ and temp files ".<file>.<random>.tmp" in it: file systems allow 255 bytes

@@ -1,4 +1,4 @@
-"""Where a key is written in a TOML text: the 1-based line of a key path, found inside its own table.
+"""Where a key is written in a TOML text, and typed reading of parsed TOML whose errors name that line.
 
 tomllib gives values but no positions, so an error about ``providers.b.endpoint`` has to find the line
 again in the text. Searching the text for the first ``endpoint =`` named ``[providers.a]``'s key when
@@ -7,6 +7,11 @@ table headers ``[a.b]`` and arrays of tables ``[[a]]`` (an index in the path), b
 keys, inline tables and arrays (each element has its line), comments, and strings over several lines
 (a key-like line inside a string is text, not a key). Pure and total: a text that is not valid TOML
 gives the lines of what could be read, never an exception.
+
+:func:`convert` is the other half of the same question: it checks a parsed table against typed structs
+(msgspec, strict: no ``"5"`` for 5, no ``true`` for 1, no unknown keys) and turns the library's error
+into prodscale's own (message, hint, file and the line of the key path). The words of an error live next
+to the type they are about, in :func:`says`, so a struct reads as the documentation of its table.
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ import bisect
 import functools
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType, NoneType, UnionType
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from prodscale.errors import ConfigError, InputError
 
 KeyPath = tuple[str | int, ...]
+T = TypeVar("T")
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]}#\n]")
@@ -244,3 +256,211 @@ def _unquote(raw: str) -> str:
     except tomllib.TOMLDecodeError:
         return raw[1:-1]
     return value if isinstance(value, str) else raw[1:-1]
+
+
+# --------------------------------------------------------------------------- typed tables
+
+def says(message: str = "", hint: str = "", *, missing: str = "", unknown: str = "", unknown_hint: str = "",
+         **constraints: Any) -> msgspec.Meta:
+    """A type's constraints (msgspec's ``ge``, ``pattern``, ``min_length``...) with the words of its errors:
+    ``message`` and ``hint`` for a wrong value (an error deeper down without words of its own, an element
+    of a list or a key of a table, takes these), ``missing`` for a table without a required key (with
+    ``hint``), ``unknown`` and ``unknown_hint`` for a key the table does not have. A struct class holds
+    its own as ``WORDS: ClassVar[msgspec.Meta]``. The words may hold ``{name}`` (the key or table as the
+    file's reader knows it), ``{parent}`` (the table around a key), ``{key}``, ``{value}`` and ``{type}``
+    (of the value found) and, for an unknown key, ``{known}`` (the keys the table has) and ``{kind}`` (the
+    table without its index: ``[[acknowledge]]``)."""
+    words = {"message": message, "hint": hint, "missing": missing, "unknown": unknown, "unknown_hint": unknown_hint}
+    return msgspec.Meta(**constraints, extra={k: v for k, v in words.items() if v})
+
+
+def header(path: Sequence[str | int]) -> str:
+    """A table's path as its TOML header, for messages: ``[providers.b.prices."model v2"]``; an element
+    of an array of tables reads ``[[acknowledge]] #2`` (1-based, as a writer counts them)."""
+    if path and isinstance(path[-1], int):
+        return f"[[{dotted(path[:-1])}]] #{path[-1] + 1}"
+    return f"[{dotted(path)}]"
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """A key path as TOML writes a dotted key (``a."b c".d``); an array index as ``#n`` (1-based)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f" #{part + 1}"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            out += f".{key}" if out else key
+    return out
+
+
+def default_name(path: KeyPath, table: bool) -> str:
+    """How an error calls a key path: a table by its header (``[style]``), a key by its table's header
+    and its name (``[style] look``)."""
+    if table or len(path) < 2:
+        return header(path) if table else dotted(path)
+    return f"{header(path[:-1])} {path[-1]}"
+
+
+Naming = Callable[[KeyPath, bool], str]
+
+
+def convert(data: Any, type_: type[T], *, text: str, file: str, at: KeyPath = (),
+            error: type[InputError] = ConfigError, name: Naming = default_name, hint: str | None = None) -> T:
+    """``data`` (the table at key path ``at`` of the TOML ``text`` read from ``file``) as ``type_``,
+    strictly; a mismatch raises ``error`` with the words :func:`says` gave the type, the line of the
+    key that is wrong and a hint (``hint`` replaces every hint, for a file the user should not edit)."""
+    try:
+        return msgspec.convert(data, type_, strict=True)
+    except msgspec.ValidationError as exc:
+        problem = _Problem.of(str(exc), type_, data)
+    message, words_hint = problem.words(at, name)
+    raise error(message, hint=hint if hint is not None else words_hint, path=file,
+                line=line_of(text, at + problem.line_path)) from None
+
+
+_MISSING = re.compile(r"^Object missing required field `(?P<key>.*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>.*)`$")
+_WHERE = re.compile(r"^(?P<detail>.*?)(?: - at `key` in `(?P<keys_of>\$[^`]*)`| - at `(?P<at>\$[^`]*)`)?$", re.S)
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\.\.\.)\]")
+_PLACEHOLDER = re.compile(r"\{(name|parent|key|value|type|known|kind)\}")
+
+
+class _Problem:
+    """One validation error as data: the key path (relative to what was converted) of the value that is
+    wrong, or of the table that misses or has an extra key, and the types along that path (for their
+    words). msgspec elides table keys from its paths (``$.providers[...].endpoint``): which key it was
+    is found by converting each entry of that table again, in order, the first that fails being it."""
+
+    def __init__(self, kind: str, path: KeyPath, key: str | None, types: list[Any], data: list[Any],
+                 detail: str) -> None:
+        self.kind = kind          # "value" (a wrong value), "key" (a wrong table key), "missing", "unknown"
+        self.path = path
+        self.key = key            # the missing or unknown key
+        self.types = types        # the type at path[:n], n = 0..len(path)
+        self.data = data          # the value at path[:n]
+        self.detail = detail      # msgspec's words, when a type has none of its own
+
+    @property
+    def line_path(self) -> KeyPath:
+        return self.path + ((self.key,) if self.key is not None else ())
+
+    @classmethod
+    def of(cls, text: str, type_: Any, data: Any) -> _Problem:
+        m = _WHERE.match(text)
+        detail, where = (m.group("detail"), m.group("at") or m.group("keys_of")) if m else (text, None)
+        path: list[str | int] = []
+        types, values = [type_], [data]
+        for field, index, elided in _STEP.findall(where or ""):
+            tp, node = types[-1], values[-1]
+            if elided:   # a value of a table: which key it was, and the rest of the path from that value's own error
+                value_type = _child(tp, "")
+                for k, v in node.items() if isinstance(node, dict) and value_type is not None else ():
+                    try:
+                        msgspec.convert(v, value_type, strict=True)
+                    except msgspec.ValidationError as sub:
+                        inner = cls.of(str(sub), value_type, v)
+                        return cls(inner.kind, (*path, k, *inner.path), inner.key, types + inner.types,
+                                   values + inner.data, inner.detail)
+                break
+            step: str | int = field or int(index)
+            path.append(step)
+            types.append(_child(tp, step))
+            values.append(node.get(step) if isinstance(node, dict) else
+                          node[step] if isinstance(node, list) and isinstance(step, int) else None)
+        for kind, pattern in (("missing", _MISSING), ("unknown", _UNKNOWN)):
+            km = pattern.match(detail)
+            if km:
+                return cls(kind, tuple(path), km.group("key"), types, values, detail)
+        if m and m.group("keys_of") and isinstance(values[-1], dict):   # a key of that table is wrong
+            key_type = _child(types[-1], None)
+            for k in values[-1]:
+                try:
+                    msgspec.convert(k, key_type, strict=True)
+                except msgspec.ValidationError:
+                    return cls("key", (*path, k), None, [*types, key_type], [*values, k], detail)
+        return cls("value", tuple(path), None, types, values, detail)
+
+    def words(self, at: KeyPath, name: Naming) -> tuple[str, str | None]:
+        """(message, hint) in the words the types gave, or generic ones."""
+        full = at + self.path
+        if self.kind in ("missing", "unknown"):
+            assert self.key is not None
+            table = _words(self.types[-1])
+            field_type = _child(self.types[-1], self.key)
+            table_name = name(full, True)
+            fields = {"name": table_name, "key": self.key, "known": ", ".join(_field_names(self.types[-1])),
+                      "kind": re.sub(r" #\d+$", "", table_name)}   # [[acknowledge]], not [[acknowledge]] #2
+            if self.kind == "missing":
+                own = _words(field_type) if field_type is not None else {}
+                said = own if "missing" in own else table if "missing" in table else {**table, **own}
+                hint = said.get("hint")   # the hint that goes with the message
+                return _fill(said.get("missing", "{name} has no {key}"), fields), _fill(hint, fields) if hint else None
+            return (_fill(table.get("unknown", "unknown key '{key}' in {name}"), fields),
+                    _fill(table.get("unknown_hint", "known keys in {kind}: {known}"), fields))
+        for depth in range(len(self.path), -1, -1):   # the nearest type with words, from the value outwards
+            own = _words(self.types[depth])
+            if "message" in own:
+                break
+        else:
+            depth, own = len(self.path), {"message": "{name}: " + self.detail}
+        where = full[:len(at) + depth]
+        value = self.data[depth]
+        fields = {"name": name(where, False) if where else "the file", "parent": name(where[:-1], False),
+                  "key": str(where[-1]) if where else "", "value": str(value), "type": type(value).__name__}
+        return _fill(own["message"], fields), _fill(own["hint"], fields) if "hint" in own else None
+
+
+def _fill(template: str, fields: Mapping[str, str]) -> str:
+    """The template with its placeholders filled in one pass (a value holding ``{name}`` stays as it is)."""
+    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group()), template)
+
+
+def _strip(tp: Any) -> tuple[Any, dict[str, str]]:
+    """The type under its ``Annotated`` and ``| None`` wrappers, and the words found on the way (the
+    outermost win); a struct's own ``WORDS`` come after those of the place it is used."""
+    words: dict[str, str] = {}
+    while True:
+        if typing.get_origin(tp) is Annotated:
+            base, *metas = typing.get_args(tp)
+            for meta in metas:
+                if isinstance(meta, msgspec.Meta) and meta.extra:
+                    for k, v in meta.extra.items():
+                        words.setdefault(k, v)
+            tp = base
+            continue
+        if typing.get_origin(tp) in (typing.Union, UnionType):
+            members = [a for a in typing.get_args(tp) if a is not NoneType]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        own = getattr(tp, "WORDS", None) if isinstance(tp, type) and issubclass(tp, msgspec.Struct) else None
+        for k, v in (own.extra or {}).items() if isinstance(own, msgspec.Meta) else ():
+            words.setdefault(k, v)
+        return tp, words
+
+
+def _words(tp: Any) -> dict[str, str]:
+    return _strip(tp)[1]
+
+
+def _child(tp: Any, step: str | int | None) -> Any:
+    """The type of ``tp``'s field, element or value at ``step`` ("" any value of a table, None its key);
+    None when ``tp`` says nothing about it."""
+    base, _ = _strip(tp)
+    if isinstance(base, type) and issubclass(base, msgspec.Struct):
+        hints = {f.encode_name: f.type for f in msgspec.structs.fields(base)}
+        return hints.get(step) if isinstance(step, str) else None
+    origin, args = typing.get_origin(base), typing.get_args(base)
+    if origin is dict and len(args) == 2:
+        return args[0] if step is None else args[1]
+    if origin is list and args:
+        return args[0]
+    return None
+
+
+def _field_names(tp: Any) -> list[str]:
+    base, _ = _strip(tp)
+    if isinstance(base, type) and issubclass(base, msgspec.Struct):
+        return sorted(f.encode_name for f in msgspec.structs.fields(base))
+    return []

@@ -11,12 +11,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 import tomli_w
 
 from prodscale.core.canon import digest_bytes
-from prodscale.core.toml_lines import KeyPath, line_of
+from prodscale.core.toml_lines import convert, dotted, line_of, says
 from prodscale.errors import InputError
 from prodscale.storage.fs import atomic_write
 
@@ -25,9 +26,28 @@ FORMAT = 1
 HEADER = ("# prodscale.lock: written by prodscale, meant to be committed.\n"
           "# Each story's pinned engine and the hashes of its last compilation.\n"
           "# Move a story to another engine with `prodscale reanalyze STORY --engine X`, not by hand.\n\n")
-ENTRY_KEYS = ("engine", "floor", "inputs", "story_hash", "shot_specs_hash", "prompts_hash", "compilation_hash")
-_HEX = re.compile(r"^[0-9a-f]{64}$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_Version = Annotated[str, says("{name} must be a version like 1.0.0", pattern=r"^\d+\.\d+\.\d+$")]
+_Digest = Annotated[str, says("{name} must be a 64-hex-digit digest", pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Entry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One story's table of the lock, as this prodscale writes it (in this order)."""
+
+    WORDS: ClassVar[msgspec.Meta] = says("{name} must be a table")
+    engine: _Version
+    floor: _Version | None = None
+    inputs: _Digest | None = None
+    story_hash: _Digest | None = None
+    shot_specs_hash: _Digest | None = None
+    prompts_hash: _Digest | None = None
+    compilation_hash: _Digest | None = None
+
+
+class _Lock(msgspec.Struct):   # other top-level keys are dropped by the next save, as they always were
+    stories: Annotated[dict[str, _Entry], says("'stories' must be a table")] = {}
+
+
+ENTRY_KEYS: tuple[str, ...] = _Entry.__struct_fields__
 
 
 @dataclass
@@ -133,31 +153,11 @@ def _line_from(message: str) -> int | None:
 
 
 def _validate(data: dict[str, Any], text: str) -> dict[str, dict[str, str]]:
-    def fail(msg: str, where: KeyPath) -> InputError:
-        return InputError(msg, path=LOCK_NAME, line=line_of(text, where),
-                          hint="restore it from version control; prodscale will not overwrite it")
-
+    """The stories of a parsed lock, as read (the entries are checked, never rebuilt)."""
+    restore = "restore it from version control; prodscale will not overwrite it"
     if data.get("format") != FORMAT:
-        raise fail(f"unsupported lock format {data.get('format')!r} (this prodscale writes format {FORMAT})",
-                   ("format",))
-    stories = data.get("stories", {})
-    if not isinstance(stories, dict):
-        raise fail("'stories' must be a table", ("stories",))
-    out: dict[str, dict[str, str]] = {}
-    for name, entry in stories.items():
-        if not isinstance(entry, dict):
-            raise fail(f"stories.{name} must be a table", ("stories", name))
-        unknown = set(entry) - set(ENTRY_KEYS)
-        if unknown:
-            raise fail(f"unknown key(s) {', '.join(sorted(unknown))} in stories.{name}",
-                       ("stories", name, sorted(unknown)[0]))
-        for key in ("engine", "floor"):
-            if key in entry and not (isinstance(entry[key], str) and _VERSION.match(entry[key])):
-                raise fail(f"stories.{name}.{key} must be a version like 1.0.0", ("stories", name, key))
-        if "engine" not in entry:
-            raise fail(f"stories.{name} has no engine", ("stories", name))
-        for key in ENTRY_KEYS[2:]:
-            if key in entry and not (isinstance(entry[key], str) and _HEX.match(entry[key])):
-                raise fail(f"stories.{name}.{key} must be a 64-hex-digit digest", ("stories", name, key))
-        out[name] = dict(entry)
-    return out
+        raise InputError(f"unsupported lock format {data.get('format')!r} (this prodscale writes format {FORMAT})",
+                         path=LOCK_NAME, line=line_of(text, ("format",)), hint=restore)
+    convert(data, _Lock, text=text, file=LOCK_NAME, error=InputError, name=lambda path, table: dotted(path),
+            hint=restore)
+    return {name: dict(entry) for name, entry in data.get("stories", {}).items()}
