@@ -1,9 +1,11 @@
-"""Errors in prodscale.toml and prodscale.lock name the line of the key inside its own table.
+"""Errors in prodscale.toml and prodscale.lock name the line of the key inside its own table, in words.
 
 The reported bug (issue 14): with two providers ``[providers.a]`` and ``[providers.b]``, a bad ``endpoint``
 in b was reported at the line of a's ``endpoint``, because every helper searched the whole text for the
 first ``endpoint =``. These tests write a file where the same key appears earlier in another table (or in a
-multi-line string) and check that the error names the line of the one that is wrong.
+multi-line string) and check that the error names the line of the one that is wrong. Then the locator
+itself (core/toml_lines.line_of), and the typed reading of the tables (core/toml_lines.convert): strict
+types, prodscale's words, the same values as before.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from prodscale.core.toml_lines import line_of
 from prodscale.errors import ConfigError, InputError
 from projects import CONFIG, make_project, run, story
 
@@ -99,8 +102,6 @@ def test_a_bad_floor_in_the_lock_names_its_own_story(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the locator itself
-
-from prodscale.core.toml_lines import line_of  # noqa: E402
 
 DOC = '''# a comment: endpoint = "not a key"
 title = "x"
