@@ -66,26 +66,6 @@ class Engine:
         spec: StageSpec = importlib.import_module(self.aggregate_module).SPEC
         return spec
 
-    def stage(self, name: str) -> StageSpec:
-        for spec in self.stages:
-            if spec.name == name:
-                return spec
-        if name == self.aggregate.name:
-            return self.aggregate
-        raise UsageError(f"engine {self.version} has no stage '{name}'",
-                         hint=f"stages: {', '.join(self.stage_names)}")
-
-    @property
-    def stage_names(self) -> tuple[str, ...]:
-        return tuple(m.rsplit(".", 1)[1] for m in self.stage_modules)
-
-    def rule_files(self) -> tuple[str, ...]:
-        """Every rule file any stage of this engine reads, sorted."""
-        names: set[str] = set()
-        for spec in (*self.stages, self.aggregate):
-            names.update(spec.rule_files)
-        return tuple(sorted(names))
-
 
 def read(story: Any, rules: dict[str, Any], prefixes: tuple[str, ...] = ()) -> Reading:
     """Engines 1.x's reader: the parser's scenes as they are, the prologue a pseudo-scene."""

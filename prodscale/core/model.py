@@ -23,10 +23,6 @@ NOTE = "note"
 SECTION = "section"
 SYNOPSIS = "synopsis"
 
-ELEMENT_KINDS = (ACTION, CHARACTER, DIALOGUE, PARENTHETICAL, TRANSITION, CENTERED, LYRICS,
-                 PAGE_BREAK, NOTE, SECTION, SYNOPSIS)
-
-
 @dataclass(frozen=True, slots=True)
 class Span:
     start_line: int
