@@ -30,7 +30,8 @@ from projects import CONFIG, build_json, make_project, run, story
 
 SCHEMAS = REPO / "docs" / "schemas"
 BASE = "https://prodscale.example/schemas/"
-FAMILY = {"1.0.0": "1.x", "1.1.0": "1.x", "2.0.0": "2.0.0"}   # engine -> the folder of its schemas
+# engine -> the folder of its schemas (2.1.0, a preview, is 2.0.0's code with its own rule data: 2.0.0's shapes)
+FAMILY = {"1.0.0": "1.x", "1.1.0": "1.x", "2.0.0": "2.0.0", "2.1.0": "2.0.0"}
 ENGINE_FILES = ("shot_specs.json", "prompts.json", "src.json", "diagnostics.json", "stats.json")
 PER_ENGINE = {  # the schemas a build of the example production on each engine uses
     "1.x": {"1.x/shot_specs.schema.json", "1.x/prompts.schema.json", "1.x/src.schema.json",
