@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prodscale.core.vocab import StatusRow
     from prodscale.exec.builder import BuildReport
     from prodscale.exec.verify import Finding
     from prodscale.storage.project import Project
@@ -40,7 +41,7 @@ def build(project: Project, targets: list[str] | None = None, *, jobs: int | Non
     return builder.build(list(targets or []), dry_run=dry_run, keep_going=keep_going)
 
 
-def status(project: Project) -> list[dict[str, Any]]:
+def status(project: Project) -> list[StatusRow]:
     """One row per story: ``state`` ("up-to-date" or why not), the reasons, the outcome of its last build."""
     from prodscale.exec.builder import Builder
     from prodscale.exec.status import story_lines

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from prodscale.core.vocab import ReasonDict
+
 ReasonKind = Literal["new", "text", "engine", "rules", "settings", "code", "unicode", "record", "path",
                      "outputs"]
 
@@ -46,7 +48,7 @@ class Reason:
             return f"outputs under build/{story}/ are missing or were modified"
         return "build record from another version"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> ReasonDict:
         return {"kind": self.kind, "detail": self.detail}
 
 

@@ -51,11 +51,36 @@ class ReasonDict(TypedDict):
 
 
 class StatusRow(TypedDict, total=False):
+    """A row of `prodscale status --json` (docs/schemas/status.schema.json)."""
+
     story: str
+    path: str             # error rows: the story file
     state: StatusState
     reasons: list[str]
     why: list[ReasonDict]
+    status: StoryStatus   # up-to-date rows: the last build's outcome
+
+
+class StoryReport(TypedDict):
     status: StoryStatus
+    engine: str
+    counts: dict[str, int]
+    diagnostics: list[dict[str, object]]
+    why: list[ReasonDict]
+
+
+class BuildReportDict(TypedDict):
+    """`prodscale build --json` (docs/schemas/build-report.schema.json)."""
+
+    ok: bool
+    executed: list[str]
+    cached: int
+    failed: list[str]
+    stories: dict[str, StoryReport]
+    seconds: float          # the one float of any output: wall time, outside every hash
+    errors: list[str]
+    problems: list[str]
+    removed: list[str]
 
 
 def words(vocabulary: object) -> tuple[str, ...]:

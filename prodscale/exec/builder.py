@@ -28,7 +28,7 @@ from prodscale.core.keys import UNICODE_VERSION
 from prodscale.core.canon import canonical_json, digest_bytes, digest_obj
 from prodscale.core.targets import Target, parse_target, story_target
 from prodscale.core.plan import Reason, Recorded, plan_story
-from prodscale.core.vocab import StoryStatus
+from prodscale.core.vocab import BuildReportDict, StoryStatus
 from prodscale.errors import BuildFailed, GraphError, InputError, IntegrityError, ProdscaleError
 from prodscale.exec.actions import TaskContext, TaskResult, Worker
 from prodscale.exec.commit import CommitSpec
@@ -152,7 +152,7 @@ class BuildReport:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BuildReportDict:
         return {
             "ok": self.ok,
             "executed": list(self.would_run if self.dry_run else self.executed),

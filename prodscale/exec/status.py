@@ -12,21 +12,22 @@ from typing import Any
 
 from prodscale.core.canon import digest_bytes, digest_obj
 from prodscale.core.plan import Reason
+from prodscale.core.vocab import StatusRow
 from prodscale.errors import ProdscaleError
 
 
-def story_lines(builder: Any, only: str | None = None) -> list[dict[str, Any]]:
+def story_lines(builder: Any, only: str | None = None) -> list[StatusRow]:
     """One row per story (or only the story named ``only``): its state and the planner's reasons."""
     project = builder.project
     state = builder.state.load()
     files, errors = project.story_files()
     if only is not None:
         files, errors = [sf for sf in files if sf.name == only], []
-    rows: list[dict[str, Any]] = []
+    rows: list[StatusRow] = []
     for err in errors:
         # a file that is no story (a refused name): named by its stem, as build --json's "failed" names it
         stem = PurePosixPath(err.path or "?").name.removesuffix(".fountain")
-        rows.append({"story": stem, "path": err.path, "state": "error", "reasons": [err.message], "why": []})
+        rows.append({"story": stem, "path": err.path or "?", "state": "error", "reasons": [err.message], "why": []})
     for sf in files:
         rec = state.stories.get(sf.name)
         engine = builder.engine_for(sf.name)
@@ -43,7 +44,7 @@ def story_lines(builder: Any, only: str | None = None) -> list[dict[str, Any]]:
         if any(r.kind == "text" for r in reasons):  # the scenes whose content is new, from the build log
             detail = _scene_detail(builder, sf, text)
             reasons = [Reason("text", detail) if r.kind == "text" else r for r in reasons]
-        row: dict[str, Any] = {"story": sf.name, "state": "stale" if reasons else "up-to-date",
+        row: StatusRow = {"story": sf.name, "state": "stale" if reasons else "up-to-date",
                                "reasons": [r.text(sf.name, engine) for r in reasons],
                                "why": [r.to_json() for r in reasons]}
         if not reasons:
