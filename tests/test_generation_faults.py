@@ -13,10 +13,12 @@ import http.client
 import json
 import queue
 import random
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -243,80 +245,73 @@ def test_a_request_still_held_across_a_reset_never_charges_the_next_session(tmp_
         srv.stop()
 
 
+def _one_shot_server(answer: Callable[[socket.socket], None]) -> tuple[str, socket.socket]:
+    """A server on 127.0.0.1 that takes one request and answers it with ``answer(conn)``, however it likes
+    (a trickle, a huge body, headers a byte at a time); a client that hangs up ends it quietly."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def one() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        try:
+            answer(conn)
+        except OSError:
+            pass
+        conn.close()
+    threading.Thread(target=one, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
+
+
+def _trickle(body_chunks: int, delay: float) -> Callable[[socket.socket], None]:
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                     % (body_chunks * 1024))
+        for _ in range(body_chunks):
+            conn.sendall(b" " * 1024)
+            time.sleep(delay)
+    return answer
+
+
 def test_a_trickling_or_huge_answer_never_hangs_nor_fills_memory(monkeypatch) -> None:
     """Issue 14: the timeout was per read (a server trickling a byte every 0.3 s held generate forever) and an
     answer was read whole (2 GiB in memory)."""
-    import socket as _socket
-    import threading
-    import time as _time
-
     from prodscale.providers import http_client
 
-    def serve(body_chunks: int, delay: float) -> tuple[str, _socket.socket]:
-        srv = _socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-
-        def one() -> None:
-            conn, _ = srv.accept()
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                         % (body_chunks * 1024))
-            try:
-                for _ in range(body_chunks):
-                    conn.sendall(b" " * 1024)
-                    _time.sleep(delay)
-            except OSError:
-                pass
-            conn.close()
-        threading.Thread(target=one, daemon=True).start()
-        return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
-
-    url, srv = serve(body_chunks=100, delay=0.3)   # 30 s of trickle, each read well inside 1 s
+    url, srv = _one_shot_server(_trickle(body_chunks=100, delay=0.3))   # 30 s of trickle, each read inside 1 s
     client = HttpProvider(provider_for(url, timeout_ms=1000, max_attempts=1), "k")
-    t = _time.monotonic()
+    t = time.monotonic()
     with pytest.raises(CallFailed, match="no answer"):
         client.get_job("job-1", "key")
-    assert _time.monotonic() - t < 5
+    assert time.monotonic() - t < 5
     srv.close()
     monkeypatch.setattr(http_client, "MAX_RESPONSE_BYTES", 10 * 1024)
-    url, srv = serve(body_chunks=64, delay=0)       # 64 KiB against a 10 KiB cap
+    url, srv = _one_shot_server(_trickle(body_chunks=64, delay=0))      # 64 KiB against a 10 KiB cap
     client = HttpProvider(provider_for(url, timeout_ms=2000, max_attempts=1), "k")
     with pytest.raises(Exception, match="MiB|over"):
         client.get_job("job-1", "key")
     srv.close()
 
 
+def _video(size: int) -> Callable[[socket.socket], None]:
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: %d\r\n\r\n" % size)
+        block = bytes(range(256)) * 256
+        for i in range(0, size, len(block)):
+            conn.sendall(block[: min(len(block), size - i)])
+    return answer
+
+
 def test_a_result_is_streamed_to_its_file_under_a_cap(tmp_path: Path, monkeypatch) -> None:
     """A result (a video clip) goes to disk as it arrives: never whole in memory, never over the cap, and a
     refused or broken download leaves no file (not even a partial one)."""
-    import socket as _socket
-    import threading
     import tracemalloc
 
     from prodscale.providers import http_client
 
-    def serve(size: int) -> tuple[str, _socket.socket]:
-        srv = _socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-
-        def one() -> None:
-            conn, _ = srv.accept()
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: %d\r\n\r\n" % size)
-            block = bytes(range(256)) * 256
-            try:
-                for i in range(0, size, len(block)):
-                    conn.sendall(block[: min(len(block), size - i)])
-            except OSError:
-                pass
-            conn.close()
-        threading.Thread(target=one, daemon=True).start()
-        return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
-
     size = 48 * 1024 * 1024
-    url, srv = serve(size)
+    url, srv = _one_shot_server(_video(size))
     client = HttpProvider(provider_for(url, timeout_ms=5000, max_attempts=1), "k")
     dest = tmp_path / "generated" / "clip.mp4"
     tracemalloc.start()
@@ -329,7 +324,7 @@ def test_a_result_is_streamed_to_its_file_under_a_cap(tmp_path: Path, monkeypatc
     assert got == size == dest.stat().st_size
     assert peak < 8 * 1024 * 1024, peak
     monkeypatch.setattr(http_client, "MAX_RESULT_BYTES", 1024 * 1024)
-    url, srv = serve(4 * 1024 * 1024)
+    url, srv = _one_shot_server(_video(4 * 1024 * 1024))
     client = HttpProvider(provider_for(url, timeout_ms=5000, max_attempts=1), "k")
     other = tmp_path / "generated" / "big.mp4"
     with pytest.raises(Exception, match="over"):
@@ -341,31 +336,17 @@ def test_a_result_is_streamed_to_its_file_under_a_cap(tmp_path: Path, monkeypatc
 def test_a_provider_trickling_its_headers_is_cut_at_the_calls_timeout() -> None:
     """The total deadline covered the body only: a server sending its status line and then one header byte at a
     time (each read well inside the timeout) held the call for as long as it liked."""
-    import socket as _socket
-    import threading
-    import time as _time
+    def headers_a_byte_at_a_time(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(100):
+            conn.sendall(b"X")
+            time.sleep(0.3)
 
-    srv = _socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-
-    def one() -> None:
-        conn, _ = srv.accept()
-        conn.recv(65536)
-        try:
-            conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            for _ in range(100):
-                conn.sendall(b"X")
-                _time.sleep(0.3)
-        except OSError:
-            pass
-        conn.close()
-    threading.Thread(target=one, daemon=True).start()
-    client = HttpProvider(provider_for(f"http://127.0.0.1:{srv.getsockname()[1]}", timeout_ms=1000,
-                                       max_attempts=1), "k")
-    t = _time.monotonic()
+    url, srv = _one_shot_server(headers_a_byte_at_a_time)
+    client = HttpProvider(provider_for(url, timeout_ms=1000, max_attempts=1), "k")
+    t = time.monotonic()
     with pytest.raises(CallFailed, match="no answer"):
         client.get_job("job-1", "key")
-    assert _time.monotonic() - t < 4
+    assert time.monotonic() - t < 4
     srv.close()
     client.close()

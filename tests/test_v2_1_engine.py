@@ -9,37 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_v2_explain import NOT_REPORTED, SETTINGS
+from test_v2_explain import NOT_REPORTED, compile_on
 
 from prodscale.core.engines import ENGINES, get_engine, newest
 from prodscale.core.explain import all_codes
-from prodscale.core.fountain import parse
 from prodscale.storage.project import load_rules
 
 ENGINE = get_engine("2.1.0")
 RULES = load_rules("2.1.0").data
 DOCS = RULES["explain.toml"]["code"]
-
-
-def compile_on(version: str, text: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    engine, rules = get_engine(version), load_rules(version).data
-    sets = {**SETTINGS, **(settings or {})}
-    story = parse(text, path="stories/example.fountain")
-    reading = engine.read(story, rules)
-    scenes = []
-    for unit in reading.units:
-        outs: dict[str, Any] = {}
-        for spec in engine.stages:
-            ins = {d: (unit.payload if d == "scene" else outs[d]) for d in spec.inputs}
-            outs[spec.name] = spec.run(ins, {f: rules[f] for f in spec.rule_files},
-                                       {k: sets.get(k) for k in spec.settings})
-        scenes.append({"index": unit.index, "line_offset": unit.line_offset, "heading": unit.heading,
-                       "number": unit.number, **outs})
-    meta = {"name": "example", "path": "stories/example.fountain", "title_page": {},
-            "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": version, **reading.meta}
-    agg = engine.aggregate
-    return agg.run(meta, scenes, {f: rules[f] for f in agg.rule_files},  # type: ignore[call-arg]
-                   {k: sets.get(k) for k in agg.settings})
 
 
 def _hits(version: str, text: str) -> list[tuple[str, int]]:

@@ -21,23 +21,30 @@ SETTINGS: dict[str, Any] = {"project.profile": "generic", "style": {"look": "fil
                             "characters": {}, "acknowledge": [], "project.paper": "letter"}
 
 
-def compile_v2(text: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def compile_on(version: str, text: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Compile ``text`` in memory on an engine 2.x (reader, every stage and the aggregation)."""
+    engine, rules = get_engine(version), load_rules(version).data
     sets = {**SETTINGS, **(settings or {})}
     story = parse(text, path="stories/example.fountain")
-    reading = ENGINE.read(story, RULES)
+    reading = engine.read(story, rules)
     scenes = []
     for unit in reading.units:
         outs: dict[str, Any] = {}
-        for spec in ENGINE.stages:
+        for spec in engine.stages:
             ins = {d: (unit.payload if d == "scene" else outs[d]) for d in spec.inputs}
-            outs[spec.name] = spec.run(ins, {f: RULES[f] for f in spec.rule_files}, {k: sets.get(k) for k in spec.settings})
+            outs[spec.name] = spec.run(ins, {f: rules[f] for f in spec.rule_files},
+                                       {k: sets.get(k) for k in spec.settings})
         scenes.append({"index": unit.index, "line_offset": unit.line_offset, "heading": unit.heading,
                        "number": unit.number, **outs})
     meta = {"name": "example", "path": "stories/example.fountain", "title_page": {},
-            "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": "2.0.0", **reading.meta}
-    agg = ENGINE.aggregate
-    return agg.run(meta, scenes, {f: RULES[f] for f in agg.rule_files},  # type: ignore[call-arg]
+            "prologue_diagnostics": [w.to_dict() for w in story.warnings], "engine": version, **reading.meta}
+    agg = engine.aggregate
+    return agg.run(meta, scenes, {f: rules[f] for f in agg.rule_files},  # type: ignore[call-arg]
                    {k: sets.get(k) for k in agg.settings})
+
+
+def compile_v2(text: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    return compile_on("2.0.0", text, settings)
 
 
 def rule_codes() -> list[str]:

@@ -33,7 +33,7 @@ import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -340,21 +340,29 @@ def _declared_size(resp: httpx.Response) -> int | None:
 
 def _read_bounded(resp: httpx.Response, *, deadline: float, limit: int) -> bytes:
     """The response body, read as it arrives under one total deadline (httpx's read timeout is per read: a
-    server trickling a byte every 2 s never trips it) and a size cap (a 2 GiB answer was read whole); an
-    answer that declares itself over the cap is refused before any of it is read."""
-    refusal = f"the provider's answer is over {limit // (1024 * 1024)} MiB; not read"
+    server trickling a byte every 2 s never trips it) and a size cap (a 2 GiB answer was read whole)."""
+    def late(_: int) -> str | None:
+        return "the provider's answer did not arrive within the call's timeout" if time.monotonic() > deadline \
+            else None
+    return b"".join(_bounded_chunks(resp, limit=limit, refusal=f"the provider's answer is over "
+                                    f"{limit // (1024 * 1024)} MiB; not read", late=late))
+
+
+def _bounded_chunks(resp: httpx.Response, *, limit: int, refusal: str,
+                    late: Callable[[int], str | None]) -> Iterator[bytes]:
+    """The body's chunks as they arrive: refused as ``refusal`` once over ``limit`` (before any of it is read when
+    it declares itself bigger), given up when ``late(bytes so far)`` says why, after each chunk is used."""
     if (_declared_size(resp) or 0) > limit:
         raise CallFailed(refusal, final=True)
-    chunks: list[bytes] = []
     size = 0
     for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
             raise CallFailed(refusal, final=True)
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise TimeoutError("the provider's answer did not arrive within the call's timeout")
-    return b"".join(chunks)
+        yield chunk
+        problem = late(size)
+        if problem is not None:
+            raise TimeoutError(problem)
 
 
 # a result (a video) is streamed to its file: bigger than this is refused; slower than MIN_RESULT_RATE after
@@ -364,18 +372,14 @@ MIN_RESULT_RATE = 64 * 1024  # bytes per second
 
 
 def _stream_bounded(resp: httpx.Response, sink: BinaryIO, *, timeout: float, limit: int) -> None:
-    refusal = f"the result is over {limit // (1024 * 1024)} MiB; not fetched"
-    if (_declared_size(resp) or 0) > limit:
-        raise CallFailed(refusal, final=True)
     started = time.monotonic()
-    size = 0
-    for chunk in resp.iter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise CallFailed(refusal, final=True)
+
+    def late(size: int) -> str | None:
+        slow = time.monotonic() - started > timeout + size / MIN_RESULT_RATE
+        return "the result arrives too slowly (under 64 KiB/s); given up" if slow else None
+    for chunk in _bounded_chunks(resp, limit=limit, refusal=f"the result is over {limit // (1024 * 1024)} MiB; "
+                                 "not fetched", late=late):
         sink.write(chunk)
-        if time.monotonic() - started > timeout + size / MIN_RESULT_RATE:
-            raise TimeoutError("the result arrives too slowly (under 64 KiB/s); given up")
 
 
 _BEARER = re.compile(rb"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")

@@ -33,6 +33,7 @@ from prodscale.storage.fs import fix_mode, make_dirs
 
 AC_PREFIX = "a:"
 CAS_PREFIX = "c:"
+META_PREFIX = "m:"  # small records kept under an action key of their own (the run records of compilations)
 
 
 class CacheDamaged(Exception):
@@ -214,10 +215,10 @@ class Cache:
 
     # -- small records (run records of compilations) -------------------------------------------
     def get_meta(self, name: str) -> dict[str, Any] | None:
-        return self.get_action("m:" + name)
+        return self.get_action(META_PREFIX + name)
 
     def put_meta(self, name: str, record: dict[str, Any]) -> None:
-        self.put_action("m:" + name, record)
+        self.put_action(META_PREFIX + name, record)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Protocol
 
+from prodscale.core.canon import digest_bytes
 from prodscale.storage.fs import FileStat, stat_or_none
 
 
@@ -75,7 +76,6 @@ def read_source(disk: Disk, path: Path, rel_path: str, recorded: tuple[FileStat,
     is taken before the read: a file replaced in between is recorded with the older stat, so the next
     build sees a stat that differs and reads it again (the other order would trust stale text). None when
     the file does not exist."""
-    from prodscale.core.canon import digest_bytes
     st = disk.stat(path)
     if st is None:
         return None

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 import orjson
 
-from prodscale.storage.cache import AC_PREFIX, CAS_PREFIX, Cache
+from prodscale.storage.cache import AC_PREFIX, CAS_PREFIX, META_PREFIX, Cache
 from prodscale.storage.state import BuildLog, BuildState
 
-RUN_RECORD = "m:run:"  # action-key prefix of a compilation's run record (Cache.put_meta("run:<hash>"))
+RUN_RECORD = META_PREFIX + "run:"  # action-key prefix of a compilation's run record (put_meta("run:<hash>"))
 
 
 @dataclass(frozen=True)
